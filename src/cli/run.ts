@@ -1,0 +1,107 @@
+/**
+ * `sockrun run`: gather the sockets, start the master and everything that observes it
+ * (control socket, pid file; admin port, metrics and systemd notify attach here), wait for the
+ * master to stop, clean up, return the exit code.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Logger } from 'pino';
+import type { Configuration } from '../config/resolve';
+import { SockrunError, usageError } from '../errors';
+import { createLogger } from '../log';
+import { Master } from '../master/master';
+import { usableCpus } from '../master/cpus';
+import { HeldSocket, adoptFd, bindSocket } from '../sockets/hold';
+import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
+import { controlSocketPath } from '../control/paths';
+import { startControlServer } from '../control/server';
+import { isAlive } from '../control/client';
+import { attachments } from './attachments';
+
+export async function runMaster(config: Configuration): Promise<number> {
+  const app = path.resolve(config.app);
+  if (!fs.existsSync(app) || !fs.statSync(app).isFile()) {
+    throw new SockrunError('SOCKRUN_ERR_APP_NOT_FOUND', `app ${config.app} not found (${app})`);
+  }
+  const log = createLogger(config.logLevel, config.logFormat);
+  const sockets = await gatherSockets(config);
+  const workers = config.workers === 'auto' ? usableCpus() : config.workers;
+  if (workers === 0) throw usageError('--workers 0 (single-process mode) is not supported yet; use --workers 1');
+  if (config.pidFile) writePidFile(config.pidFile);
+
+  const master = new Master({
+    app,
+    appArgs: config.appArgs,
+    workers,
+    sockets,
+    bootTimeoutMs: config.bootTimeoutMs,
+    drainDelayMs: config.drainDelayMs,
+    gracefulTimeoutMs: config.gracefulTimeoutMs,
+    hangTimeoutMs: config.hangTimeoutMs,
+    pingIntervalMs: config.pingIntervalMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    recycle: config.recycle,
+    workerEnv: config.ecvOnAppPort ? { SOCKRUN_ECV_ON_APP_PORT: '1' } : {},
+    log,
+  });
+  const stopOnCrash = installCrashGuard(master, log);
+  const socketPath = controlSocketPath(process.pid, config.controlSocket);
+  const control = await startControlServer(master, socketPath, log);
+  const attached = [];
+  for (const attach of attachments) attached.push(await attach(master, config, log));
+  master.start();
+
+  const code = await master.finished;
+  for (const a of attached) await a.close();
+  control.close();
+  fs.rmSync(socketPath, { force: true });
+  if (config.pidFile) fs.rmSync(config.pidFile, { force: true });
+  stopOnCrash();
+  return code;
+}
+
+/** DESIGN §2, in order of precedence: systemd socket activation, --fd, then our own binds. */
+async function gatherSockets(config: Configuration): Promise<HeldSocket[]> {
+  const fromSystemd = parseListenFds(process.env, process.pid);
+  unsetListenEnv(process.env);
+  const held: Omit<HeldSocket, 'fd'>[] = [];
+  for (const fd of fromSystemd) held.push(adoptFd(fd, 'systemd'));
+  for (const fd of config.fds) held.push(adoptFd(fd, '--fd'));
+  for (const { name, address } of config.listen) held.push(await bindSocket(address, name));
+  if (held.length === 0) {
+    throw usageError('no socket to serve: give --listen ADDR or --fd N, or run under systemd socket activation');
+  }
+  return held.map((s) => ({ ...s, fd: -1 }));
+}
+
+function writePidFile(file: string): void {
+  try {
+    const old = fs.readFileSync(file, 'utf8').trim();
+    if (/^\d+$/.test(old) && Number(old) !== process.pid && isAlive(Number(old)) && isSockrun(Number(old))) {
+      throw usageError(`--pid-file ${file}: another sockrun master (pid ${old}) is running`);
+    }
+  } catch (err) {
+    if (err instanceof SockrunError) throw err;
+  }
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(file, `${process.pid}\n`);
+}
+
+function isSockrun(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sockrun');
+  } catch {
+    return false;
+  }
+}
+
+/** A bug in the master must not leave workers behind: kill them, then exit INTERNAL. */
+function installCrashGuard(master: Master, log: Logger): () => void {
+  const onFatal = (err: unknown) => {
+    log.fatal({ err }, 'master crashed; killing workers');
+    for (const w of master.liveWorkers()) w.signal('SIGKILL');
+    process.exit(1);
+  };
+  process.on('uncaughtException', onFatal);
+  return () => process.removeListener('uncaughtException', onFatal);
+}

@@ -1,0 +1,192 @@
+/**
+ * The worker process's own side of sockrun: it redirects the app's listen() calls to the
+ * inherited sockets, counts connections and requests, pings the master with stats, and drains
+ * when told to. Loaded before the app by preload.ts. (The master's view of a worker is
+ * master/worker-handle.ts; the two share only protocol.ts.)
+ */
+import * as net from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { MasterMessage, SocketInfo, WorkerEnv, WorkerMessage, WorkerStats, isMasterMessage } from '../protocol';
+import { mapListen } from './listen-map';
+
+/** Idle keep-alive connections are closed this long after a drain starts (or after their last request). */
+const DRAIN_IDLE_GRACE_MS = 1000;
+/** After the master is gone, a worker finishes what it can for this long, then exits. */
+const ORPHAN_EXIT_MS = 900;
+
+interface ConnState { inFlight: number; lastActive: number; server: net.Server }
+type Hook = () => unknown;
+
+const tracked = new Map<net.Server, SocketInfo>();
+const connections = new Map<net.Socket, ConnState>();
+const listeningFds = new Set<number>();
+const shutdownHooks: Hook[] = [];
+const messageHandlers: ((m: MasterMessage) => void)[] = [];
+const stats = { connectionsTotal: 0, requestsTotal: 0 };
+let sockets: SocketInfo[] = [];
+let draining = false;
+let idleTimeoutMs = 0;
+
+export function inheritedSockets(): SocketInfo[] {
+  return sockets;
+}
+
+/** True once this worker was told to drain (SIGTERM, master request or master gone). */
+export function isDraining(): boolean {
+  return draining;
+}
+
+/** Runs `hook` (awaited) after the servers closed and before the worker exits on a drain. */
+export function onShutdown(hook: Hook): void {
+  shutdownHooks.push(hook);
+}
+
+/** Sends a message to the master; a no-op when there is no IPC channel. */
+export function sendToMaster(message: WorkerMessage | Record<string, unknown>): void {
+  if (process.connected && process.send) process.send(message, undefined, {}, () => {});
+}
+
+/** Lets other worker modules (metrics, delegate, ECV) receive sockrun:* messages. */
+export function onMasterMessage(handler: (m: MasterMessage) => void): void {
+  messageHandlers.push(handler);
+}
+
+/** Installs the listen() redirect, stats, pings and drain handling. Called once by the preload. */
+export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env): void {
+  sockets = JSON.parse(env[WorkerEnv.SOCKETS] ?? '[]') as SocketInfo[];
+  idleTimeoutMs = Number(env[WorkerEnv.IDLE_TIMEOUT_MS] ?? 0);
+  // Apps that read socket activation themselves see systemd's layout, addressed to them.
+  env.LISTEN_PID = String(process.pid);
+  env.LISTEN_FDS = String(sockets.length);
+  env.LISTEN_FDNAMES = sockets.map((s) => s.name).join(':');
+
+  patchListen();
+  startPings(Number(env[WorkerEnv.PING_INTERVAL_MS] ?? 1000));
+
+  process.on('message', (m: unknown) => {
+    if (!isMasterMessage(m)) return;
+    if (m.type === 'sockrun:drain') void drain('master');
+    for (const h of messageHandlers) h(m);
+  });
+  // The master died (even by SIGKILL): its end of the IPC channel closed. Leave no orphan.
+  process.on('disconnect', () => {
+    setTimeout(() => process.exit(0), ORPHAN_EXIT_MS).unref();
+    void drain('master-gone');
+  });
+  // Under KillMode=control-group (or a plain kill), SIGTERM reaches workers directly.
+  process.on('SIGTERM', () => void drain('SIGTERM'));
+  process.on('uncaughtExceptionMonitor', (err) => {
+    if (listeningFds.size < sockets.length) {
+      sendToMaster({ type: 'sockrun:boot-error', message: String(err?.message ?? err), stack: err?.stack });
+    }
+  });
+}
+
+function patchListen(): void {
+  const original = net.Server.prototype.listen;
+  net.Server.prototype.listen = function patchedListen(this: net.Server, ...args: unknown[]): net.Server {
+    const mapped = mapListen(args, sockets);
+    if (!mapped) return original.apply(this, args as Parameters<typeof original>);
+    track(this, mapped.socket);
+    return original.call(this, { fd: mapped.socket.fd }, mapped.callback);
+  } as typeof original;
+}
+
+function track(server: net.Server, socket: SocketInfo): void {
+  if (tracked.has(server)) return;
+  tracked.set(server, socket);
+  server.on('connection', onConnection);
+  server.on('request', onRequest);
+  server.once('listening', () => {
+    listeningFds.add(socket.fd);
+    sendToMaster({ type: 'sockrun:listening', fd: socket.fd, allListening: listeningFds.size >= sockets.length });
+  });
+}
+
+function onConnection(this: net.Server, socket: net.Socket): void {
+  stats.connectionsTotal++;
+  connections.set(socket, { inFlight: 0, lastActive: Date.now(), server: this });
+  socket.once('close', () => connections.delete(socket));
+  if (idleTimeoutMs > 0) {
+    socket.setTimeout(idleTimeoutMs);
+    socket.on('timeout', () => socket.destroy());
+  }
+}
+
+function onRequest(req: IncomingMessage, res: ServerResponse): void {
+  stats.requestsTotal++;
+  const conn = connections.get(req.socket);
+  if (!conn) return;
+  conn.inFlight++;
+  conn.lastActive = Date.now();
+  if (draining) res.setHeader('Connection', 'close');
+  res.once('close', () => {
+    conn.inFlight--;
+    conn.lastActive = Date.now();
+  });
+}
+
+/**
+ * Stops accepting, lets in-flight requests finish (their responses carry Connection: close),
+ * closes idle keep-alive connections, runs shutdown hooks, exits 0. What never finishes is
+ * the master's to kill at --graceful-timeout.
+ */
+async function drain(why: string): Promise<void> {
+  if (draining) return;
+  draining = true;
+  process.env.SOCKRUN_DRAIN_REASON = why;
+  const closed = [...tracked.keys()].map((server) => new Promise<void>((resolve) => {
+    if (!server.listening) return resolve();
+    // net's close, not http's: http.Server#close also drops idle keep-alive connections at
+    // once, racing a client that is just sending its next request on one. We close those
+    // ourselves, after DRAIN_IDLE_GRACE_MS without a request.
+    net.Server.prototype.close.call(server, () => resolve());
+  }));
+  for (const socket of connections.keys()) {
+    const res = (socket as net.Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (res && !res.headersSent) res.setHeader('Connection', 'close');
+    else if (res) res.once('finish', () => socket.end());
+  }
+  const reaper = setInterval(closeIdleHttpConnections, 100);
+  closeIdleHttpConnections();
+  await Promise.all(closed);
+  clearInterval(reaper);
+  for (const hook of shutdownHooks) {
+    try {
+      await hook();
+    } catch (err) {
+      console.error('sockrun: shutdown hook failed:', err);
+    }
+  }
+  sendToMaster({ type: 'sockrun:drained' });
+  process.exit(0);
+}
+
+function closeIdleHttpConnections(): void {
+  const now = Date.now();
+  for (const [socket, conn] of connections) {
+    const isHttp = typeof (conn.server as { closeIdleConnections?: unknown }).closeIdleConnections === 'function';
+    if (isHttp && conn.inFlight === 0 && now - conn.lastActive >= DRAIN_IDLE_GRACE_MS) socket.end();
+  }
+}
+
+function startPings(intervalMs: number): void {
+  const delay = monitorEventLoopDelay({ resolution: 20 });
+  delay.enable();
+  const ping = (): void => {
+    const mem = process.memoryUsage();
+    const s: WorkerStats = {
+      connectionsActive: connections.size,
+      connectionsTotal: stats.connectionsTotal,
+      requestsTotal: stats.requestsTotal,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      eventLoopLagMs: Number.isFinite(delay.mean) ? Math.max(0, delay.mean / 1e6 - 20) : 0,
+    };
+    delay.reset();
+    sendToMaster({ type: 'sockrun:ping', stats: s });
+  };
+  setInterval(ping, intervalMs).unref();
+  setImmediate(ping);
+}
