@@ -1,0 +1,37 @@
+/**
+ * The API for apps that want explicit control (drop-in apps need none of it).
+ *
+ *   const sockrun = require('sockrun');
+ *   server.listen(sockrun.socket('http'));       // the inherited socket named "http"
+ *   sockrun.onShutdown(() => db.close());        // awaited after the servers closed on a drain
+ */
+import { WorkerEnv } from './protocol';
+import type { SocketInfo } from './protocol';
+import { describeSocket } from './worker/listen-map';
+import { inheritedSockets, isDraining, onShutdown } from './worker/runtime';
+
+export type { SocketInfo };
+export { onShutdown, isDraining };
+
+/** True in a worker started by a sockrun master. */
+export const isWorker: boolean = process.env[WorkerEnv.SOCKETS] !== undefined;
+
+/** Every socket this worker inherited, in fd order. Empty outside a sockrun worker. */
+export function sockets(): SocketInfo[] {
+  return inheritedSockets();
+}
+
+/**
+ * Listen options for the inherited socket named `name` (or the only one when `name` is
+ * omitted): pass the result to `server.listen()`. Throws, listing what exists, when there is
+ * no such socket.
+ */
+export function socket(name?: string): { fd: number } {
+  const all = inheritedSockets();
+  const found = name === undefined ? (all.length === 1 ? all[0] : undefined) : all.find((s) => s.name === name);
+  if (!found) {
+    const what = name === undefined ? 'exactly one inherited socket' : `a socket named "${name}"`;
+    throw new Error(`sockrun: expected ${what}; have: ${all.length ? all.map(describeSocket).join(', ') : 'none (not a sockrun worker)'}`);
+  }
+  return { fd: found.fd };
+}
