@@ -74,7 +74,7 @@ export async function bindSocket(address: ListenAddress, name: string | undefine
  */
 export function adoptFd(inherited: InheritedFd, source: string): Omit<HeldSocket, 'fd'> {
   const { fd } = inherited;
-  const label = `${source} fd ${fd}`;
+  const label = source === '--fd' ? `--fd ${fd}` : `${source} fd ${fd}`;
   const info = inspectSocketFd(fd, label);
   if (info.kind === 'unix') {
     const handle = new pipeWrap.Pipe(pipeWrap.constants.SERVER);
