@@ -51,11 +51,15 @@ export function plan({ workers, target, staleBefore, maySpawn }: PlanInput): Pla
     surplus--;
   }
   if (!maySpawn) return result;
+  // Spawning sees the drains just decided: a worker being drained no longer serves.
+  const draining = new Set(result.drain.map((d) => d.id));
+  const remaining = serving.length - draining.size;
+  const stillReplaceable = replaceable.filter((w) => !draining.has(w.id)).length;
   // Refill: crashed or killed workers are replaced at once (all in parallel at start).
-  const deficit = target - serving.length;
+  const deficit = target - remaining;
   if (deficit > 0) result.spawn = deficit;
   // Replace: one surge worker at a time while anything is stale or due for recycling.
-  else if (replaceable.length > 0 && booting.length === 0) result.spawn = 1;
+  else if (stillReplaceable > 0 && booting.length === 0) result.spawn = 1;
   return result;
 }
 

@@ -97,7 +97,8 @@ function track(server: net.Server, socket: SocketInfo): void {
   if (tracked.has(server)) return;
   tracked.set(server, socket);
   server.on('connection', onConnection);
-  server.on('request', onRequest);
+  // Before the app's handler: during a drain the header must be set before the app answers.
+  server.prependListener('request', onRequest);
   server.once('listening', () => {
     listeningFds.add(socket.fd);
     sendToMaster({ type: 'sockrun:listening', fd: socket.fd, allListening: listeningFds.size >= sockets.length });
@@ -120,7 +121,7 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
   if (!conn) return;
   conn.inFlight++;
   conn.lastActive = Date.now();
-  if (draining) res.setHeader('Connection', 'close');
+  if (draining && !res.headersSent) res.setHeader('Connection', 'close');
   res.once('close', () => {
     conn.inFlight--;
     conn.lastActive = Date.now();

@@ -17,6 +17,8 @@ const PORT = 18080;
 const URL = `http://127.0.0.1:${PORT}/`;
 const WORKERS = 3;
 const WATCHDOG_SEC = 3;
+/** Inside the sandbox (its private /run): while it exists, new workers fail to boot. */
+const FAIL_FILE = '/run/sockrun-test-fail-boot';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface LoadResult {
@@ -40,7 +42,7 @@ function testUnits(): { socket: string; service: string } {
     .replace(/^WatchdogSec=.*$/m, `WatchdogSec=${WATCHDOG_SEC}`)
     .replace(/^TimeoutStopSec=.*$/m, 'TimeoutStopSec=30')
     .replace(/^TimeoutStartSec=.*$/m, 'TimeoutStartSec=20')
-    .replace(/^EnvironmentFile=.*$/m, '');
+    .replace(/^EnvironmentFile=.*$/m, `Environment=APP_FAIL_FILE=${FAIL_FILE}`);
   return { socket, service };
 }
 
@@ -139,6 +141,26 @@ describeWithSystemd('sockrun under a real systemd (socket activation, reload, st
     expect(await show('ActiveState', 'MainPID', 'NRestarts')).toEqual({ ActiveState: 'active', MainPID: before.MainPID, NRestarts: before.NRestarts });
     expect((await load('once', 20)).failed).toBe(0);
   }, 60_000);
+
+  test('a reload whose new workers cannot boot is aborted: systemctl reload fails, the old workers keep serving, READY=1 again', async () => {
+    const before = await waitActive();
+    const generationBefore = Number(/generation (\d+)/.exec(before.StatusText)?.[1]);
+    await sd.exec(['touch', FAIL_FILE]);
+    try {
+      const t0 = Date.now();
+      const reload = await sd.systemctl(['reload', 'app.service'], { allowFailure: true, timeoutMs: 60_000 });
+      console.log(`aborted reload: systemctl reload exited ${reload.code} after ${Date.now() - t0} ms`);
+      expect(reload.code).not.toBe(0);
+      const after = await show('ActiveState', 'SubState', 'MainPID', 'StatusText');
+      expect(after).toMatchObject({ ActiveState: 'active', SubState: 'running', MainPID: before.MainPID });
+      expect(after.StatusText).toMatch(/last reload aborted/);
+      const probe = await load('once', 20);
+      expect(probe.failed).toBe(0);
+      expect(Object.keys(probe.generations).map(Number).every((g) => g <= generationBefore)).toBe(true);
+    } finally {
+      await sd.exec(['rm', '-f', FAIL_FILE]);
+    }
+  }, 90_000);
 
   test(`a healthy master is never killed by the watchdog (WatchdogSec=${WATCHDOG_SEC})`, async () => {
     const before = await show('MainPID', 'ExecMainStartTimestampMonotonic');
