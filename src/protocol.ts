@@ -33,11 +33,96 @@ export type WorkerMessage =
   | { type: 'sockrun:ping'; stats: WorkerStats }
   | { type: 'sockrun:boot-error'; message: string; stack?: string }
   | { type: 'sockrun:drained' }
-  | { type: 'sockrun:metrics'; id: number; metrics: unknown[] | null; error?: string };
+  | { type: 'sockrun:metrics'; id: number; metrics: unknown[] | null; error?: string }
+  | DelegateRequest;
 
 export type MasterMessage =
   | { type: 'sockrun:drain' }
-  | { type: 'sockrun:collect-metrics'; id: number };
+  | { type: 'sockrun:collect-metrics'; id: number }
+  | DelegateReply
+  | DelegateNotification;
+
+/*
+ * Delegation (cluster2 0.4's "delegate" pattern, typed): a worker asks the master to do a job
+ * once for everyone (read a config, log remotely); the master answers the worker that asked and,
+ * when it subscribed, pushes later changes to it. worker/delegate.ts and master/delegate.ts.
+ */
+
+/** Stable codes of a failed delegation, carried on the wire and by DelegateError. */
+export type DelegateErrorCode =
+  /** No answer within the request's timeout. */
+  | 'SOCKRUN_ERR_DELEGATE_TIMEOUT'
+  /** The master has no handler for this kind. */
+  | 'SOCKRUN_ERR_DELEGATE_NO_HANDLER'
+  /** The master's handler threw or rejected; the message is its error's. */
+  | 'SOCKRUN_ERR_DELEGATE_FAILED'
+  /** The master went away (IPC channel closed) before answering. */
+  | 'SOCKRUN_ERR_DELEGATE_MASTER_GONE'
+  /** delegate() was called in a process with no sockrun master to ask. */
+  | 'SOCKRUN_ERR_DELEGATE_NO_MASTER';
+
+/** Worker → master: a typed request (`delegate()`, or `tell()` when `reply` is false). */
+export interface DelegateRequest {
+  type: 'sockrun:delegate';
+  /** Unique within the worker; the reply and notifications carry it back. */
+  id: number;
+  /** The kind of job: the name a master handler is registered under. */
+  delegate: string;
+  payload?: unknown;
+  reply: boolean;
+  timeoutMs?: number;
+  /** Subscribe to later values the master publishes for this kind. */
+  notification?: boolean;
+}
+
+/** Master → the worker that asked. */
+export type DelegateReply =
+  | { type: 'sockrun:delegate-reply'; id: number; ok: true; value: unknown }
+  | { type: 'sockrun:delegate-reply'; id: number; ok: false; error: { code: DelegateErrorCode; message: string } };
+
+/** Master → every worker that subscribed to `delegate`: a later value. `id` is the request's. */
+export interface DelegateNotification {
+  type: 'sockrun:delegate-notify';
+  id: number;
+  delegate: string;
+  value: unknown;
+}
+
+/**
+ * Worker → master in cluster2's own shape, kept working unchanged:
+ * `process.send({type: 'delegate', delegate: 'read-config', expect: 'config-read', matches: ['name'], name: 'db'})`.
+ */
+export interface Cluster2DelegateRequest {
+  type: 'delegate';
+  delegate: string;
+  /** The `type` of the answer the worker waits for; absent = fire and forget. */
+  expect?: string;
+  /** Fields that must be equal in the request and the answer for the answer to count. */
+  matches?: string[];
+  /** Milliseconds (cluster2 read `timeOut`; both are accepted). Default 10 s. */
+  timeout?: number;
+  timeOut?: number;
+  /** Also send the worker later answers of type `expect`. */
+  notification?: boolean;
+  origin?: unknown;
+  [field: string]: unknown;
+}
+
+/**
+ * Master → worker in cluster2's shape: the answer's fields with `type` set to the request's
+ * `expect`. A failure carries `error` (a message) and `errorCode` on a copy of the request.
+ */
+export interface Cluster2DelegateReply {
+  type: string;
+  error?: string;
+  errorCode?: DelegateErrorCode;
+  [field: string]: unknown;
+}
+
+export function isCluster2DelegateRequest(m: unknown): m is Cluster2DelegateRequest {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'delegate'
+    && typeof (m as { delegate?: unknown }).delegate === 'string';
+}
 
 /** Environment variables the master sets for each worker. */
 export const WorkerEnv = {

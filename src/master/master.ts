@@ -376,7 +376,9 @@ export class Master extends EventEmitter {
     if (this.state === 'STARTING' && allListening) {
       this.move('all-listening');
       this.options.log.info({ workers: serving.length, startupMs: Date.now() - this.startedAt }, 'ready');
-    } else if (this.state === 'RELOADING' && allListening && serving.every((w) => w.generation >= this.staleBefore)) {
+    } else if (this.state === 'RELOADING' && allListening && this.liveWorkers().every((w) => w.generation >= this.staleBefore)) {
+      // Done only when every old worker has exited, not just stopped accepting: `systemctl
+      // reload` then returns when the rollout is really over.
       this.finishReload(true, `generation ${this.generation} serving`);
     }
   }
