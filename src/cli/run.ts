@@ -16,9 +16,22 @@ import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
 import { controlSocketPath } from '../control/paths';
 import { startControlServer } from '../control/server';
 import { isAlive } from '../control/client';
-import { attachments } from './attachments';
+import { Attachment, attachments } from './attachments';
 
 export async function runMaster(config: Configuration): Promise<number> {
+  return (await startMaster(config)).finished;
+}
+
+/**
+ * Everything `runMaster` does up to the first spawn, for callers that need the Master itself
+ * (the cluster2 facade, `new Cluster().listen()`): `observe` runs before any worker is spawned,
+ * so no event is missed. `finished` resolves with the exit code once the master stopped and the
+ * control socket and pid file were cleaned up.
+ */
+export async function startMaster(
+  config: Configuration,
+  observe?: (master: Master) => void,
+): Promise<{ master: Master; finished: Promise<number> }> {
   const app = path.resolve(config.app);
   if (!fs.existsSync(app) || !fs.statSync(app).isFile()) {
     throw new SockrunError('SOCKRUN_ERR_APP_NOT_FOUND', `app ${config.app} not found (${app})`);
@@ -44,20 +57,23 @@ export async function runMaster(config: Configuration): Promise<number> {
     workerEnv: config.ecvOnAppPort ? { SOCKRUN_ECV_ON_APP_PORT: '1' } : {},
     log,
   });
+  observe?.(master);
   const stopOnCrash = installCrashGuard(master, log);
   const socketPath = controlSocketPath(process.pid, config.controlSocket);
   const control = await startControlServer(master, socketPath, log);
-  const attached = [];
+  const attached: Attachment[] = [];
   for (const attach of attachments) attached.push(await attach(master, config, log));
   master.start();
 
-  const code = await master.finished;
-  for (const a of attached) await a.close();
-  control.close();
-  fs.rmSync(socketPath, { force: true });
-  if (config.pidFile) fs.rmSync(config.pidFile, { force: true });
-  stopOnCrash();
-  return code;
+  const finished = master.finished.then(async (code) => {
+    for (const a of attached) await a.close();
+    control.close();
+    fs.rmSync(socketPath, { force: true });
+    if (config.pidFile) fs.rmSync(config.pidFile, { force: true });
+    stopOnCrash();
+    return code;
+  });
+  return { master, finished };
 }
 
 /** DESIGN §2, in order of precedence: systemd socket activation, --fd, then our own binds. */

@@ -257,9 +257,11 @@ export class DelegateRouter {
     const events = this.options.events;
     if (sub.expect === undefined || !events || this.watchedExpects.has(sub.expect)) return;
     // cluster2: once someone subscribed, every later `expect` event is a change to publish.
+    // Prepended, so it runs before the listeners of requests still pending: a worker answered
+    // by this very event is not also sent it as a notification.
     const expect = sub.expect;
     this.watchedExpects.add(expect);
-    events.on(expect, (value: unknown) => {
+    events.prependListener(expect, (value: unknown) => {
       for (const s of this.subscriptions.get(kind)?.values() ?? []) if (s.expect === expect) this.push(s, kind, value);
     });
   }
