@@ -17,6 +17,7 @@ import { controlSocketPath } from '../control/paths';
 import { startControlServer } from '../control/server';
 import { isAlive } from '../control/client';
 import { Attachment, attachments } from './attachments';
+import { runSingleProcess } from './single';
 
 export async function runMaster(config: Configuration): Promise<number> {
   return (await startMaster(config)).finished;
@@ -39,8 +40,8 @@ export async function startMaster(
   const log = createLogger(config.logLevel, config.logFormat);
   const sockets = await gatherSockets(config);
   const workers = config.workers === 'auto' ? usableCpus() : config.workers;
-  if (workers === 0) throw usageError('--workers 0 (single-process mode) is not supported yet; use --workers 1');
   if (config.pidFile) writePidFile(config.pidFile);
+  if (workers === 0) return runSingleProcess(config, app, sockets.map((s, i) => ({ ...s, fd: 3 + i })), log);
 
   const master = new Master({
     app,

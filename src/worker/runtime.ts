@@ -18,23 +18,43 @@ const ORPHAN_EXIT_MS = 900;
 interface ConnState { inFlight: number; lastActive: number; server: net.Server }
 type Hook = () => unknown;
 
-const tracked = new Map<net.Server, SocketInfo>();
-const connections = new Map<net.Socket, ConnState>();
-const listeningFds = new Set<number>();
-const shutdownHooks: Hook[] = [];
-const messageHandlers: ((m: MasterMessage) => void)[] = [];
-const stats = { connectionsTotal: 0, requestsTotal: 0 };
-let sockets: SocketInfo[] = [];
-let draining = false;
-let idleTimeoutMs = 0;
+/**
+ * Process-wide state, on a global symbol: an app may load its own copy of sockrun (its
+ * node_modules) next to the one the master preloaded; both copies must see the same sockets,
+ * hooks and counters.
+ */
+interface RuntimeState {
+  tracked: Map<net.Server, SocketInfo>;
+  connections: Map<net.Socket, ConnState>;
+  listeningFds: Set<number>;
+  shutdownHooks: Hook[];
+  messageHandlers: ((m: MasterMessage) => void)[];
+  stats: { connectionsTotal: number; requestsTotal: number };
+  sockets: SocketInfo[];
+  draining: boolean;
+  idleTimeoutMs: number;
+}
+const STATE = Symbol.for('sockrun.worker.runtime');
+const state: RuntimeState = ((globalThis as Record<symbol, unknown>)[STATE] as RuntimeState | undefined) ?? ((globalThis as Record<symbol, unknown>)[STATE] = {
+  tracked: new Map(),
+  connections: new Map(),
+  listeningFds: new Set(),
+  shutdownHooks: [],
+  messageHandlers: [],
+  stats: { connectionsTotal: 0, requestsTotal: 0 },
+  sockets: [],
+  draining: false,
+  idleTimeoutMs: 0,
+} satisfies RuntimeState) as RuntimeState;
+const { tracked, connections, listeningFds, shutdownHooks, messageHandlers, stats } = state;
 
 export function inheritedSockets(): SocketInfo[] {
-  return sockets;
+  return state.sockets;
 }
 
 /** True once this worker was told to drain (SIGTERM, master request or master gone). */
 export function isDraining(): boolean {
-  return draining;
+  return state.draining;
 }
 
 /** Runs `hook` (awaited) after the servers closed and before the worker exits on a drain. */
@@ -52,10 +72,15 @@ export function onMasterMessage(handler: (m: MasterMessage) => void): void {
   messageHandlers.push(handler);
 }
 
-/** Installs the listen() redirect, stats, pings and drain handling. Called once by the preload. */
-export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env): void {
-  sockets = JSON.parse(env[WorkerEnv.SOCKETS] ?? '[]') as SocketInfo[];
-  idleTimeoutMs = Number(env[WorkerEnv.IDLE_TIMEOUT_MS] ?? 0);
+/**
+ * Installs the listen() redirect, stats, pings and drain handling. Called once by the preload;
+ * single-process mode (`--workers 0`) calls it with `handleSignals: false` and drives drain()
+ * itself.
+ */
+export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { handleSignals = true } = {}): void {
+  if (state.sockets.length > 0) return; // installed already, by another copy of sockrun
+  const sockets = (state.sockets = JSON.parse(env[WorkerEnv.SOCKETS] ?? '[]') as SocketInfo[]);
+  state.idleTimeoutMs = Number(env[WorkerEnv.IDLE_TIMEOUT_MS] ?? 0);
   // Apps that read socket activation themselves see systemd's layout, addressed to them.
   env.LISTEN_PID = String(process.pid);
   env.LISTEN_FDS = String(sockets.length);
@@ -75,9 +100,9 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env): void
     void drain('master-gone');
   });
   // Under KillMode=control-group (or a plain kill), SIGTERM reaches workers directly.
-  process.on('SIGTERM', () => void drain('SIGTERM'));
+  if (handleSignals) process.on('SIGTERM', () => void drain('SIGTERM'));
   process.on('uncaughtExceptionMonitor', (err) => {
-    if (listeningFds.size < sockets.length) {
+    if (listeningFds.size < state.sockets.length) {
       sendToMaster({ type: 'sockrun:boot-error', message: String(err?.message ?? err), stack: err?.stack });
     }
   });
@@ -86,7 +111,7 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env): void
 function patchListen(): void {
   const original = net.Server.prototype.listen;
   net.Server.prototype.listen = function patchedListen(this: net.Server, ...args: unknown[]): net.Server {
-    const mapped = mapListen(args, sockets);
+    const mapped = mapListen(args, state.sockets);
     if (!mapped) return original.apply(this, args as Parameters<typeof original>);
     track(this, mapped.socket);
     return original.call(this, { fd: mapped.socket.fd }, mapped.callback);
@@ -101,7 +126,7 @@ function track(server: net.Server, socket: SocketInfo): void {
   server.prependListener('request', onRequest);
   server.once('listening', () => {
     listeningFds.add(socket.fd);
-    sendToMaster({ type: 'sockrun:listening', fd: socket.fd, allListening: listeningFds.size >= sockets.length });
+    sendToMaster({ type: 'sockrun:listening', fd: socket.fd, allListening: listeningFds.size >= state.sockets.length });
   });
 }
 
@@ -109,8 +134,8 @@ function onConnection(this: net.Server, socket: net.Socket): void {
   stats.connectionsTotal++;
   connections.set(socket, { inFlight: 0, lastActive: Date.now(), server: this });
   socket.once('close', () => connections.delete(socket));
-  if (idleTimeoutMs > 0) {
-    socket.setTimeout(idleTimeoutMs);
+  if (state.idleTimeoutMs > 0) {
+    socket.setTimeout(state.idleTimeoutMs);
     socket.on('timeout', () => socket.destroy());
   }
 }
@@ -121,7 +146,7 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
   if (!conn) return;
   conn.inFlight++;
   conn.lastActive = Date.now();
-  if (draining && !res.headersSent) res.setHeader('Connection', 'close');
+  if (state.draining && !res.headersSent) res.setHeader('Connection', 'close');
   res.once('close', () => {
     conn.inFlight--;
     conn.lastActive = Date.now();
@@ -133,9 +158,9 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
  * closes idle keep-alive connections, runs shutdown hooks, exits 0. What never finishes is
  * the master's to kill at --graceful-timeout.
  */
-async function drain(why: string): Promise<void> {
-  if (draining) return;
-  draining = true;
+export async function drain(why: string): Promise<void> {
+  if (state.draining) return;
+  state.draining = true;
   process.env.SOCKRUN_DRAIN_REASON = why;
   const closed = [...tracked.keys()].map((server) => new Promise<void>((resolve) => {
     if (!server.listening) return resolve();

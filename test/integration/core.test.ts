@@ -169,6 +169,22 @@ describe('supervision', () => {
   });
 });
 
+describe('single-process mode', () => {
+  test('--workers 0 runs the app in the master process; SIGTERM lets in-flight requests finish', async () => {
+    const port = await freePort();
+    const s = new Sockrun(['-w', '0', '-l', `127.0.0.1:${port}`, hello]);
+    await s.waitFor((l) => /single-process mode/.test(l.msg));
+    const first = await eventually(() => request({ port }, '/').catch(() => undefined), 10_000, 'serving');
+    expect(first.body).toBe(`hello from ${s.pid}\n`);
+    expect(s.workerPids()).toEqual([]);
+    const slow = request({ port }, '/slow?ms=800');
+    await sleep(200);
+    s.signal('SIGTERM');
+    expect((await slow).status).toBe(200);
+    expect((await s.exited).code).toBe(0);
+  });
+});
+
 describe('bad input: one line on stderr, a documented exit code', () => {
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });

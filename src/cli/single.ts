@@ -1,0 +1,61 @@
+/**
+ * Single-process mode (`--workers 0`, cluster2's `cluster: false`): no workers; the master
+ * process loads the app itself, on the same sockets, with the same listen() redirect, idle
+ * timeout and drain (SIGTERM/SIGINT: --drain-delay, then stop accepting, finish in-flight
+ * requests, exit 0; what is still busy at --graceful-timeout makes it exit 9). There is no
+ * fleet to supervise, so no reload (SIGHUP is logged and ignored: restart to load new code),
+ * no recycling, no hang detection, and no admin port, metrics or sd_notify — run with
+ * --workers 1 for those.
+ */
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import type { Configuration } from '../config/resolve';
+import { ExitCode } from '../errors';
+import { WorkerEnv } from '../protocol';
+import { HeldSocket, socketInfo } from '../sockets/hold';
+import { drain, installWorkerRuntime } from '../worker/runtime';
+
+// A real dynamic import (CommonJS output would turn `import()` into `require()`), so that ESM
+// apps load as well as CommonJS ones.
+const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
+
+export async function runSingleProcess(config: Configuration, app: string, sockets: HeldSocket[], log: Logger): Promise<never> {
+  // The app's servers take over the master's descriptors directly (no spawn, no renumbering).
+  const env = {
+    ...process.env,
+    [WorkerEnv.SOCKETS]: JSON.stringify(sockets.map((s) => ({ ...socketInfo(s), fd: s.handle.fd }))),
+    [WorkerEnv.IDLE_TIMEOUT_MS]: String(config.idleTimeoutMs),
+  };
+  installWorkerRuntime(env, { handleSignals: false });
+  let draining = false;
+  const onStop = (signal: NodeJS.Signals) => {
+    if (draining) {
+      log.info({ signal }, 'second signal while draining: stopping now');
+      process.exit(ExitCode.OK);
+    }
+    draining = true;
+    log.info({ signal, state: 'DRAINING', drainDelayMs: config.drainDelayMs }, 'draining');
+    setTimeout(() => {
+      setTimeout(() => {
+        log.warn({ gracefulTimeoutMs: config.gracefulTimeoutMs }, 'still busy at the graceful timeout; exiting');
+        process.exit(ExitCode.DRAIN_FORCED);
+      }, config.gracefulTimeoutMs).unref();
+      void drain(signal);
+    }, config.drainDelayMs).unref();
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGQUIT', () => process.exit(ExitCode.OK));
+  process.on('SIGHUP', () => log.warn('reload needs workers: single-process mode (--workers 0) ignores SIGHUP; restart to load new code'));
+
+  log.info({ state: 'STARTING', workers: 0, app }, 'single-process mode: loading the app in the master process');
+  process.argv = [process.argv[0], app, ...config.appArgs];
+  try {
+    await importModule(pathToFileURL(path.resolve(app)).href);
+  } catch (err) {
+    log.fatal({ err }, 'the app failed to load');
+    process.exit(ExitCode.BOOT_FAILED);
+  }
+  return new Promise<never>(() => {});
+}
