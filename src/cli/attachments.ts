@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';
 import type { Master } from '../master/master';
+import { attachSystemdNotify } from '../systemd/attach';
 
 export interface Attachment {
   close(): Promise<void> | void;
@@ -13,4 +14,4 @@ export interface Attachment {
 
 export type Attach = (master: Master, config: Configuration, log: Logger) => Promise<Attachment>;
 
-export const attachments: Attach[] = [];
+export const attachments: Attach[] = [attachSystemdNotify];
