@@ -175,7 +175,7 @@ describe('single-process mode', () => {
     const s = new Sockrun(['-w', '0', '-l', `127.0.0.1:${port}`, hello]);
     await s.waitFor((l) => /single-process mode/.test(l.msg));
     const first = await eventually(() => request({ port }, '/').catch(() => undefined), 10_000, 'serving');
-    expect(first.body).toBe(`hello from ${s.pid}\n`);
+    expect(first!.body).toBe(`hello from ${s.pid}\n`);
     expect(s.workerPids()).toEqual([]);
     const slow = request({ port }, '/slow?ms=800');
     await sleep(200);
