@@ -1,0 +1,246 @@
+'use strict';
+/**
+ * The contenders: ways to run the same unmodified bench/apps/hello.js on a loopback port.
+ *
+ *   single        one process, `node hello.js`
+ *   cluster-rr    Node's cluster module, default SCHED_RR: the primary accepts and passes
+ *   cluster-none  Node's cluster module, SCHED_NONE: workers accept on a socket the primary sent
+ *   pm2           PM2 cluster mode under pm2-runtime (round-robin in the God process)
+ *   sockrun       bin/sockrun.js: the master holds the socket, workers accept on the inherited fd
+ *
+ * start() resolves an Instance once every worker listens (each contender has its own honest
+ * signal, see ready()), with the master's pid, its workers' pids, and the verbs the scenarios
+ * need: stop(), reload() where the contender has one.
+ */
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const proc = require('./proc');
+const { get } = require('./http');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const APPS = path.join(ROOT, 'bench', 'apps');
+const SOCKRUN = path.join(ROOT, 'bin', 'sockrun.js');
+const PM2_RUNTIME = path.join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2-runtime');
+const PM2 = path.join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
+
+/** How many workers "auto" means for each contender on this machine. */
+function autoWorkers() {
+  return os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+}
+
+function baseEnv(extra) {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  for (const k of Object.keys(env)) if (k.startsWith('SOCKRUN_') || k.startsWith('PM2_') || k === 'LISTEN_FDS' || k === 'LISTEN_PID') delete env[k];
+  return env;
+}
+
+/** Distinct x-pid values seen by probing until `n` are seen (round-robin contenders). */
+async function seenPids(port, n, timeoutMs) {
+  const seen = new Set();
+  await proc.waitFor(async () => {
+    const r = await get(port, '/', { timeoutMs: 1000 });
+    if (r.ok && r.headers['x-pid']) seen.add(Number(r.headers['x-pid']));
+    return seen.size >= n;
+  }, { timeoutMs, intervalMs: 2, what: `${n} workers answering on :${port}` });
+  return seen;
+}
+
+/** One JSON line request on sockrun's control socket (see src/control). */
+function control(socketPath, cmd, timeoutMs = 2000) {
+  return new Promise((resolve) => {
+    const conn = net.connect(socketPath);
+    let buf = '';
+    const timer = setTimeout(() => {
+      conn.destroy();
+      resolve(null);
+    }, timeoutMs);
+    conn.setEncoding('utf8');
+    conn.on('connect', () => conn.write(JSON.stringify({ cmd }) + '\n'));
+    conn.on('data', (d) => (buf += d));
+    conn.on('error', () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+    conn.on('end', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(buf));
+      } catch {
+        resolve(null);
+      }
+    });
+  });
+}
+
+class Instance {
+  constructor(contender, child, opts) {
+    this.contender = contender;
+    this.name = contender.name;
+    this.child = child;
+    this.masterPid = child.pid;
+    this.port = opts.port;
+    this.workers = opts.workers;
+    this.startedAt = opts.t0;
+    this.tmp = opts.tmp;
+  }
+
+  /** The processes serving requests: the master's children (the master itself for single). */
+  workerPids() {
+    if (this.contender.name === 'single') return [this.masterPid];
+    return proc.children(this.masterPid);
+  }
+
+  exited() {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  async stop(graceMs = 5000) {
+    await proc.stop(this.child, graceMs);
+    if (this.tmp) fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+function failStart(child, what, err) {
+  proc.killTree(child.pid, 'SIGKILL');
+  const out = child.output().trim().split('\n').slice(-15).join('\n');
+  throw new Error(`${what} did not become ready: ${err.message}\n${out}`);
+}
+
+const single = {
+  name: 'single',
+  label: 'single process',
+  kind: 'single',
+  async start({ port, statsDir, env = {}, timeoutMs = 20000 }) {
+    const t0 = proc.now();
+    const child = proc.start(process.execPath, [path.join(APPS, 'single.js')], {
+      env: baseEnv({ PORT: String(port), HOST: '127.0.0.1', HELLO_STATS_DIR: statsDir || '', ...env }),
+    });
+    const inst = new Instance(this, child, { port, workers: 1, t0 });
+    try {
+      await proc.waitFor(async () => !inst.exited() && (await get(port, '/', { timeoutMs: 1000 })).ok,
+        { timeoutMs, intervalMs: 2, what: 'single process answering' });
+    } catch (err) {
+      failStart(child, 'single', err);
+    }
+    inst.readyMs = proc.now() - t0;
+    return inst;
+  },
+};
+
+function clusterContender(name, label, kind, script) {
+  return {
+    name,
+    label,
+    kind,
+    async start({ port, workers, statsDir, env = {}, metricsPort, timeoutMs = 30000 }) {
+      const n = workers === 'auto' ? autoWorkers() : Number(workers);
+      const t0 = proc.now();
+      let ready = false;
+      let readyAt = 0;
+      const child = proc.start(process.execPath, [path.join(APPS, script)], {
+        env: baseEnv({
+          PORT: String(port), HOST: '127.0.0.1', HELLO_STATS_DIR: statsDir || '', BENCH_WORKERS: String(workers),
+          BENCH_METRICS_PORT: metricsPort ? String(metricsPort) : '', ...env,
+        }),
+        onStdout: (d) => {
+          if (!ready && /^READY$/m.test(d)) {
+            ready = true;
+            readyAt = proc.now();
+          }
+        },
+      });
+      const inst = new Instance(this, child, { port, workers: n, t0 });
+      try {
+        await proc.waitFor(() => ready || (inst.exited() && Promise.reject(new Error('exited'))),
+          { timeoutMs, intervalMs: 2, what: 'READY from the cluster primary' });
+      } catch (err) {
+        failStart(child, name, err);
+      }
+      inst.readyMs = readyAt - t0;
+      inst.metricsPort = metricsPort;
+      return inst;
+    },
+  };
+}
+
+const clusterRR = clusterContender('cluster-rr', 'Node cluster (default, round-robin)', 'rr', 'cluster-rr.js');
+const clusterNone = clusterContender('cluster-none', 'Node cluster SCHED_NONE', 'shared', 'cluster-none.js');
+
+const pm2 = {
+  name: 'pm2',
+  label: 'PM2 cluster mode (pm2-runtime)',
+  kind: 'rr',
+  async start({ port, workers, statsDir, env = {}, timeoutMs = 30000 }) {
+    const n = workers === 'auto' ? autoWorkers() : Number(workers);
+    // Each pm2-runtime gets its own PM2_HOME: its RPC sockets, pids and logs stay apart.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-pm2-'));
+    const t0 = proc.now();
+    const child = proc.start(process.execPath, [PM2_RUNTIME, path.join(APPS, 'pm2.config.js')], {
+      env: baseEnv({ PM2_HOME: tmp, PORT: String(port), HELLO_STATS_DIR: statsDir || '', BENCH_WORKERS: String(workers), ...env }),
+    });
+    const inst = new Instance(this, child, { port, workers: n, t0, tmp });
+    inst.pm2Home = tmp;
+    try {
+      // PM2 cluster mode round-robins in the God process: n distinct x-pid answers in a row
+      // mean n workers are listening.
+      await seenPids(port, n, timeoutMs);
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      failStart(child, 'pm2', err);
+    }
+    inst.readyMs = proc.now() - t0;
+    inst.reload = async () => {
+      const t = proc.now();
+      const r = await proc.run(process.execPath, [PM2, 'reload', 'hello'], { env: baseEnv({ PM2_HOME: tmp }), timeoutMs: 120000 });
+      return { ms: proc.now() - t, ok: r.code === 0, output: r.code === 0 ? '' : r.stdout + r.stderr };
+    };
+    return inst;
+  },
+};
+
+const sockrun = {
+  name: 'sockrun',
+  label: 'sockrun',
+  kind: 'shared',
+  async start({ port, workers, statsDir, env = {}, adminPort, timeoutMs = 30000, extraArgs = [] }) {
+    const n = workers === 'auto' ? autoWorkers() : Number(workers);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sockrun-'));
+    const ctl = path.join(tmp, 'control.sock');
+    const args = [SOCKRUN, '--workers', String(workers), '--listen', `127.0.0.1:${port}`, '--log-level', 'warn',
+      '--control-socket', ctl, ...extraArgs];
+    if (adminPort) args.push('--admin', `127.0.0.1:${adminPort}`);
+    args.push(path.join(APPS, 'hello.js'));
+    const t0 = proc.now();
+    // No PORT: the app calls listen(3000) and sockrun maps it to the only socket it has.
+    const child = proc.start(process.execPath, args, { env: baseEnv({ HELLO_STATS_DIR: statsDir || '', ...env }) });
+    const inst = new Instance(this, child, { port, workers: n, t0, tmp });
+    inst.control = (cmd) => control(ctl, cmd);
+    inst.adminPort = adminPort;
+    try {
+      // READY = the master says every worker listens (its control socket's status).
+      await proc.waitFor(async () => {
+        if (inst.exited()) throw new Error(`sockrun exited (${child.exitCode ?? child.signalCode})`);
+        const r = fs.existsSync(ctl) ? await control(ctl, 'status', 1000) : null;
+        const s = r && r.status;
+        return s && s.state === 'READY' && s.workersReady >= n;
+      }, { timeoutMs, intervalMs: 2, what: 'sockrun READY' });
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      failStart(child, 'sockrun', err);
+    }
+    inst.readyMs = proc.now() - t0;
+    inst.reload = async () => {
+      const t = proc.now();
+      const r = await proc.run(process.execPath, [SOCKRUN, 'reload', '--pid', String(child.pid), '--control-socket', ctl], { timeoutMs: 120000 });
+      return { ms: proc.now() - t, ok: r.code === 0, output: r.code === 0 ? '' : r.stdout + r.stderr };
+    };
+    return inst;
+  },
+};
+
+const ALL = { single, 'cluster-rr': clusterRR, 'cluster-none': clusterNone, pm2, sockrun };
+
+module.exports = { ALL, autoWorkers, seenPids, control, ROOT };

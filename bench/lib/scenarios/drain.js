@@ -1,0 +1,1 @@
+'use strict'; module.exports = { name: 'drain', title: 'drain', async run() { throw new Error('todo'); } };

@@ -1,0 +1,1 @@
+'use strict'; module.exports = { name: 'metrics', title: 'metrics', async run() { throw new Error('todo'); } };

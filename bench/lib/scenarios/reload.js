@@ -1,0 +1,1 @@
+'use strict'; module.exports = { name: 'reload', title: 'reload', async run() { throw new Error('todo'); } };

@@ -1,0 +1,1 @@
+'use strict'; module.exports = { name: 'startup', title: 'startup', async run() { throw new Error('todo'); } };

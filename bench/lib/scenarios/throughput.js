@@ -1,0 +1,177 @@
+'use strict';
+/**
+ * Throughput, p50/p99 latency, master cost and fairness.
+ *
+ * For each worker count, every contender is started once (own port, own stats dir), warmed up,
+ * then measured interleaved: rep 1 runs A B C D for keep-alive, then A B C D for a new connection
+ * per request; rep 2 rotates the order (B C D A), and so on, so drift and order effects spread
+ * over all contenders. Around every wrk run: the master's utime+stime from /proc (CPU seconds it
+ * burned during the run), its peak VmRSS, the CPU of all server processes, and each worker's
+ * request count (fairness).
+ */
+const proc = require('../proc');
+const wrk = require('../wrk');
+const ws = require('../workers-stats');
+const { ALL } = require('../contenders');
+const { freePorts } = require('../http');
+const { summary, fmtSpread, fmtNum, fmtBytes } = require('../stats');
+
+const SHAPES = [
+  { key: 'keepalive', label: 'keep-alive' },
+  { key: 'close', label: 'new connection per request' },
+];
+
+function rotate(xs, k) {
+  const n = xs.length;
+  return xs.map((_, i) => xs[(i + k) % n]);
+}
+
+function cpuOf(pids) {
+  return pids.reduce((sum, p) => sum + (proc.cpuSeconds(p) || 0), 0);
+}
+
+async function measure(ctx, inst, shape, rep, workersLabel) {
+  const before = ws.read(inst.statsDir);
+  const workerPids = inst.workerPids();
+  const master = inst.masterPid;
+  const serverPids = inst.name === 'single' ? [master] : [master, ...workerPids];
+  let rssPeak = proc.rssBytes(master);
+  const sampler = setInterval(() => {
+    const r = proc.rssBytes(master);
+    if (r > rssPeak) rssPeak = r;
+  }, 200);
+  const cpu0 = proc.cpuSeconds(master);
+  const all0 = cpuOf(serverPids);
+  let r;
+  try {
+    r = await wrk.run(ctx.wrkBin, { port: inst.port, seconds: ctx.seconds, connections: ctx.connections, threads: ctx.threads, shape });
+  } finally {
+    clearInterval(sampler);
+  }
+  const cpu1 = proc.cpuSeconds(master);
+  const all1 = cpuOf(serverPids);
+  const masterCpu = cpu1 - cpu0;
+  return {
+    contender: inst.name, workers: workersLabel, workerCount: inst.workers, shape, rep,
+    rps: r.rps, requests: r.requests, p50Ms: r.p50_us / 1000, p99Ms: r.p99_us / 1000, maxMs: r.max_us / 1000,
+    errors: r.errors, wrk: r,
+    masterCpuS: masterCpu, masterCpuUsPerReq: (masterCpu * 1e6) / Math.max(1, r.requests),
+    serverCpuS: all1 - all0, serverCpuUsPerReq: ((all1 - all0) * 1e6) / Math.max(1, r.requests),
+    masterRssPeak: rssPeak,
+    statsBefore: before,
+  };
+}
+
+async function runBlock(ctx, workers, names) {
+  const label = String(workers);
+  const ports = await freePorts(names.length);
+  const insts = [];
+  try {
+    for (let i = 0; i < names.length; i++) {
+      const statsDir = ws.makeDir(names[i]);
+      const inst = await ALL[names[i]].start({ port: ports[i], workers, statsDir });
+      inst.statsDir = statsDir;
+      insts.push(inst);
+      ctx.log(`  started ${names[i]} (workers ${label}): master ${inst.masterPid}, workers ${inst.workerPids().join(' ')}, ready in ${inst.readyMs.toFixed(0)} ms`);
+    }
+    // Warm-up (not measured): JIT, connection pools, page cache, for both shapes.
+    for (const inst of insts) {
+      for (const shape of SHAPES) await wrk.run(ctx.wrkBin, { port: inst.port, seconds: 1, connections: ctx.connections, threads: ctx.threads, shape: shape.key });
+    }
+    await proc.sleep(500);
+    // Idle: the master's RSS and CPU over a quiet second, all contenders side by side.
+    const idle0 = insts.map((i) => proc.cpuSeconds(i.masterPid));
+    await proc.sleep(ctx.quick ? 1000 : 2000);
+    const idleSeconds = ctx.quick ? 1 : 2;
+    for (const [k, inst] of insts.entries()) {
+      inst.idleRss = proc.rssBytes(inst.masterPid);
+      inst.idleCpuPerS = (proc.cpuSeconds(inst.masterPid) - idle0[k]) / idleSeconds;
+    }
+    const samples = [];
+    for (let rep = 0; rep < ctx.reps; rep++) {
+      for (const shape of SHAPES) {
+        for (const inst of rotate(insts, rep)) {
+          const s = await measure(ctx, inst, shape.key, rep, label);
+          samples.push(s);
+          ctx.log(`  ${label} ${shape.key.padEnd(9)} ${inst.name.padEnd(12)} ${fmtNum(s.rps).padStart(7)} req/s  p99 ${s.p99Ms.toFixed(1)} ms  errors ${s.errors}  master CPU ${s.masterCpuS.toFixed(2)} s`);
+        }
+      }
+    }
+    // Per-worker counts: each sample's share is what the workers served between its start
+    // and the next sample of the same contender (the stats files are flushed every 200 ms).
+    await proc.sleep(400);
+    for (const inst of insts) {
+      const mine = samples.filter((s) => s.contender === inst.name);
+      const final = ws.read(inst.statsDir);
+      mine.forEach((s, i) => {
+        const after = i + 1 < mine.length ? mine[i + 1].statsBefore : final;
+        s.perWorker = ws.delta(s.statsBefore, after);
+        s.busiestShare = ws.busiestShare(s.perWorker);
+        delete s.statsBefore;
+      });
+    }
+    for (const inst of insts) {
+      for (const s of samples.filter((x) => x.contender === inst.name)) {
+        s.masterRssIdle = inst.idleRss;
+        s.masterIdleCpuPerS = inst.idleCpuPerS;
+      }
+    }
+    return samples;
+  } finally {
+    for (const inst of insts) {
+      await inst.stop();
+      require('fs').rmSync(inst.statsDir, { recursive: true, force: true });
+    }
+  }
+}
+
+function tables(samples, order) {
+  const groups = [];
+  for (const w of [...new Set(samples.map((s) => s.workers))]) {
+    for (const c of order) {
+      const mine = samples.filter((s) => s.workers === w && s.contender === c);
+      if (mine.length) groups.push({ w, c, mine });
+    }
+  }
+  const pick = (xs, shape, f) => xs.filter((s) => s.shape === shape).map(f);
+  const t1 = ['| workers | contender | keep-alive req/s | p50 ms | p99 ms | new conn/req req/s | p50 ms | p99 ms | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|'];
+  const t2 = ['| workers | contender | master CPU s/run, keep-alive | master CPU s/run, new conn | master µs/req, new conn | master RSS idle | master RSS peak | all-process CPU µs/req, new conn | busiest worker share, keep-alive | busiest worker share, new conn |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const { w, c, mine } of groups) {
+    const errs = mine.reduce((a, s) => a + s.errors, 0);
+    t1.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.rps))} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.p50Ms), 2)} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.p99Ms), 1)} | ${fmtSpread(pick(mine, 'close', (s) => s.rps))} | ${fmtSpread(pick(mine, 'close', (s) => s.p50Ms), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.p99Ms), 1)} | ${errs} |`);
+    const share = (shape) => (c === 'single' ? 'n/a' : fmtSpread(pick(mine, shape, (s) => s.busiestShare * 100), 0, '%'));
+    t2.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuUsPerReq), 1)} | ${fmtBytes(summary(mine.map((s) => s.masterRssIdle)).median)} | ${fmtBytes(summary(mine.map((s) => s.masterRssPeak)).max)} | ${fmtSpread(pick(mine, 'close', (s) => s.serverCpuUsPerReq), 0)} | ${share('keepalive')} | ${share('close')} |`);
+  }
+  return [
+    { title: 'Throughput and latency', md: t1.join('\n') },
+    { title: 'Master cost and fairness', md: t2.join('\n') },
+  ];
+}
+
+const ORDER = ['single', 'cluster-rr', 'cluster-none', 'pm2', 'sockrun'];
+
+async function run(ctx) {
+  const blocks = ctx.quick
+    ? [{ workers: 2, names: ['cluster-rr', 'cluster-none', 'pm2', 'sockrun'] }, { workers: 1, names: ['single'] }]
+    : [
+      { workers: 1, names: ORDER },
+      { workers: 2, names: ORDER.slice(1) },
+      { workers: 'auto', names: ORDER.slice(1) },
+    ];
+  const samples = [];
+  for (const b of blocks) {
+    ctx.log(` workers ${b.workers}: ${b.names.join(', ')}; ${ctx.reps} reps × ${ctx.seconds} s per shape`);
+    samples.push(...await runBlock(ctx, b.workers, b.names.filter((n) => ctx.contenders.includes(n))));
+  }
+  const notes = [
+    `wrk -t${ctx.threads} -c${ctx.connections} -d${ctx.seconds}s per sample, ${ctx.reps} interleaved reps; cells are median (min–max).`,
+    '"master" is the process the bench spawns: the cluster primary, the PM2 God process (pm2-runtime), the sockrun master; for single, the server itself.',
+    '"all-process CPU" adds the workers\' CPU: the whole cost of a request on this machine, wrk excluded.',
+    '"busiest worker share": the share of requests the busiest worker served (50% is perfectly even with 2 workers).',
+  ];
+  return { samples, tables: tables(samples, ORDER), notes };
+}
+
+module.exports = { name: 'throughput', title: 'Throughput, latency, master cost, fairness', run, SHAPES };

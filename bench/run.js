@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm run bench` — sockrun against a single process, Node's cluster module (round-robin and
+ * SCHED_NONE) and PM2, side by side in one run, on loopback.
+ *
+ *   node bench/run.js [--quick] [--only a,b] [--contenders a,b] [--reps N] [--seconds N]
+ *                     [--connections N] [--out DIR]
+ *
+ * Scenarios (--only): throughput, reload, drain, respawn, metrics, startup.
+ * Writes bench/results/<mode>.md, <mode>.json (raw samples) and <mode>.svg, and prints the tables.
+ * Every process it starts is killed at the end, even on error or Ctrl-C.
+ */
+const fs = require('fs');
+const path = require('path');
+const proc = require('./lib/proc');
+const wrk = require('./lib/wrk');
+const machine = require('./lib/machine');
+const report = require('./lib/report');
+const { ROOT } = require('./lib/contenders');
+
+const SCENARIOS = {
+  throughput: require('./lib/scenarios/throughput'),
+  reload: require('./lib/scenarios/reload'),
+  drain: require('./lib/scenarios/drain'),
+  respawn: require('./lib/scenarios/respawn'),
+  metrics: require('./lib/scenarios/metrics'),
+  startup: require('./lib/scenarios/startup'),
+};
+const CONTENDERS = ['single', 'cluster-rr', 'cluster-none', 'pm2', 'sockrun'];
+
+function parseArgs(argv) {
+  const o = { quick: false, only: Object.keys(SCENARIOS), contenders: CONTENDERS, out: path.join(__dirname, 'results') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--only') o.only = val().split(',');
+    else if (a === '--contenders') o.contenders = val().split(',');
+    else if (a === '--reps') o.reps = Number(val());
+    else if (a === '--seconds') o.seconds = Number(val());
+    else if (a === '--connections') o.connections = Number(val());
+    else if (a === '--out') o.out = path.resolve(val());
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 14).map((l) => l.replace(/^ \*\/? ?/, '')).join('\n') + '\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (try --help)`);
+  }
+  for (const s of o.only) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s}: one of ${Object.keys(SCENARIOS).join(', ')}`);
+  for (const c of o.contenders) if (!CONTENDERS.includes(c)) throw new Error(`unknown contender ${c}: one of ${CONTENDERS.join(', ')}`);
+  o.reps = o.reps || (o.quick ? 2 : 5);
+  o.seconds = o.seconds || (o.quick ? 3 : 4);
+  o.connections = o.connections || 50;
+  return o;
+}
+
+function log(msg) {
+  process.stderr.write(`${msg}\n`);
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const t0 = proc.now();
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
+  }
+  const wrkBin = wrk.ensureWrk(log);
+  const m = machine.describe(ROOT, wrk.version(wrkBin));
+  const machineLine = machine.markdown(m);
+  const mode = opts.quick ? 'quick' : 'full';
+  log(`sockrun bench (${mode}): ${machineLine}`);
+
+  const ctx = {
+    quick: opts.quick, reps: opts.reps, seconds: opts.seconds, connections: opts.connections, threads: 2,
+    wrkBin, log, contenders: opts.contenders,
+  };
+  const sections = [];
+  const raw = { machine: m, mode, options: { ...opts, out: undefined }, scenarios: {} };
+  for (const name of opts.only) {
+    const sc = SCENARIOS[name];
+    const ts = proc.now();
+    log(`\n== ${sc.title}`);
+    let result;
+    try {
+      result = await sc.run(ctx);
+    } catch (err) {
+      // One scenario failing (e.g. a contender that cannot start) must not lose the others.
+      log(`   ${name} failed: ${err.stack || err}`);
+      result = { error: String(err.message || err).split('\n')[0], samples: [], tables: [] };
+    }
+    result.seconds = (proc.now() - ts) / 1000;
+    log(`   (${result.seconds.toFixed(0)} s)`);
+    sections.push({ title: sc.title, ...result });
+    raw.scenarios[name] = { seconds: result.seconds, error: result.error, samples: result.samples, extra: result.extra };
+  }
+  const elapsedS = (proc.now() - t0) / 1000;
+  raw.elapsedS = elapsedS;
+  const command = `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim();
+  const md = report.markdownReport({ machineLine, mode, elapsedS, sections, command });
+
+  fs.mkdirSync(opts.out, { recursive: true });
+  const base = path.join(opts.out, mode);
+  fs.writeFileSync(`${base}.md`, md);
+  fs.writeFileSync(`${base}.json`, JSON.stringify(raw, roundNumbers) + '\n');
+  const tp = raw.scenarios.throughput;
+  if (tp && tp.samples && tp.samples.length) {
+    fs.writeFileSync(`${base}.svg`, report.throughputChart(tp.samples, CONTENDERS, `${m.cores} cores, Node ${m.node}, wrk -c${opts.connections}, ${opts.reps} reps × ${opts.seconds} s, ${m.date.slice(0, 10)}`));
+  }
+  process.stdout.write(`\n${md}\n`);
+  log(`Wrote ${path.relative(process.cwd(), base)}.{md,json${tp && tp.samples && tp.samples.length ? ',svg' : ''}} in ${elapsedS.toFixed(0)} s`);
+  return sections.some((s) => s.error) ? 1 : 0;
+}
+
+/** Keeps the raw JSON small: 4 significant decimals are plenty for these measurements. */
+function roundNumbers(key, value) {
+  return typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 1e4) / 1e4 : value;
+}
+
+process.on('exit', () => proc.killAll());
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    log(`\n${sig}: stopping everything the bench started`);
+    proc.killAll();
+    process.exit(130);
+  });
+}
+
+main().then((code) => {
+  proc.killAll();
+  process.exitCode = code;
+}, (err) => {
+  log(`bench failed: ${err.stack || err}`);
+  proc.killAll();
+  process.exitCode = 1;
+});
