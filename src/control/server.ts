@@ -44,9 +44,9 @@ export async function startControlServer(master: Master, socketPath: string, log
   };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    const umask = process.umask(0o177);
     server.listen(socketPath, () => {
-      process.umask(umask);
+      // Only the service's own user may reload or stop it (connect(2) needs write permission).
+      fs.chmodSync(socketPath, 0o600);
       resolve();
     });
   });
