@@ -35,3 +35,16 @@ export function socket(name?: string): { fd: number } {
   }
   return { fd: found.fd };
 }
+
+/*
+ * cluster2 compatibility (src/cluster2/README.md): `const { Cluster } = require('sockrun')`
+ * replaces `const Cluster = require('cluster2')`; and the typed delegation API.
+ */
+export { Cluster } from './cluster2/cluster';
+export type { AppSpec, ClusterRole, CreateApp, Listenable, Serve, SignalInfo, WorkerExit } from './cluster2/cluster';
+export type { Cluster2Options, ClusterOptions, SockrunOptions } from './cluster2/options';
+/** Worker side: hand a job to the master and await its answer (`delegate`), or fire and forget (`tell`). */
+export { DelegateError, delegate, tell } from './worker/delegate';
+export type { DelegateOptions } from './worker/delegate';
+export type { DelegateContext, DelegateHandler } from './master/delegate';
+export type { Cluster2DelegateReply, Cluster2DelegateRequest, DelegateErrorCode } from './protocol';

@@ -1,0 +1,146 @@
+/**
+ * cluster2's options, and how they become a sockrun Configuration (DESIGN §10).
+ *
+ * The options given to `new Cluster(…)` play the part of a config file: SOCKRUN_* environment
+ * variables override them, exactly as they override `--config` for the CLI. So an operator can
+ * move a hard-coded `port: 3000` (SOCKRUN_LISTEN=127.0.0.1:8080) or size the fleet
+ * (SOCKRUN_WORKERS=4) without touching the code.
+ */
+import * as path from 'node:path';
+import { usageError } from '../errors';
+import { OPTIONS, OptionName } from '../config/options';
+import { Configuration, RawOptions, RawValue, resolveConfiguration } from '../config/resolve';
+
+/** `drain-delay` → `drainDelay`. */
+type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
+
+/** Every `sockrun run` option under its camelCase name (`drainDelay: '5s'`, `recycleMemory: '512M'`). */
+export type SockrunOptions = { [K in OptionName as Camel<K>]?: RawValue };
+
+/** The options cluster2 0.4 took, with its meaning. */
+export interface Cluster2Options {
+  /** Port(s) for the app (default 3000). Ignored under systemd socket activation. */
+  port?: number | string | (number | string)[];
+  /** Address to bind (default: every interface). */
+  host?: string;
+  /** false: run the app in this one process, no master (default true). */
+  cluster?: boolean;
+  /** Worker processes (default: the CPUs this process may use; cluster2: os.cpus().length). */
+  noWorkers?: number;
+  /** Directory for the master's pid file `master.pid` (default `<cwd>/pids`, as cluster2); false: none. */
+  pids?: string | false;
+  /** Port of the monitor: sockrun's admin port (/livez, /readyz, /ecv, /metrics). Off unless given. */
+  monPort?: number;
+  /** Address of the monitor (default 0.0.0.0, as cluster2). */
+  monHost?: string;
+  /** cluster2's ECV: `/ecv` on the app port, an HTTP check of the app, enable/disable control. */
+  ecv?: { path?: string; monitor?: string; control?: boolean } | false;
+  /** Idle socket timeout in milliseconds (default 30 s). */
+  timeout?: number;
+  /** Recycle a worker after this many connections (default off). */
+  connThreshold?: number;
+  /** cluster2 `new Cluster({stop: true}).listen()`: stop the running master instead of starting. */
+  stop?: boolean;
+  /** cluster2 `new Cluster({shutdown: true}).listen()`: drain the running master instead of starting. */
+  shutdown?: boolean;
+}
+
+export type ClusterOptions = Cluster2Options & SockrunOptions;
+
+/** cluster2 option → the sockrun option it stands for; giving both is an error. */
+const ALIASES: [keyof Cluster2Options, OptionName][] = [
+  ['port', 'listen'],
+  ['host', 'listen'],
+  ['noWorkers', 'workers'],
+  ['pids', 'pid-file'],
+  ['monPort', 'admin'],
+  ['monHost', 'admin'],
+  ['timeout', 'idle-timeout'],
+  ['connThreshold', 'recycle-connections'],
+  ['ecv', 'ecv-on-app-port'],
+];
+
+const CLUSTER2_KEYS = new Set<string>(['port', 'host', 'cluster', 'noWorkers', 'pids', 'monPort', 'monHost', 'ecv', 'timeout', 'connThreshold', 'stop', 'shutdown',
+  // cluster2 options that sockrun has no use for: accepted and ignored, so old code keeps running.
+  'monPath', 'heartbeatInterval']);
+
+/** cluster2's default port. */
+export const DEFAULT_PORT = 3000;
+
+/** Where the master's pid file goes: `<pids>/master.pid`, `<cwd>/pids` by default (cluster2). */
+export function pidFileOf(options: ClusterOptions, cwd = process.cwd()): string | undefined {
+  if (options.pidFile !== undefined) return String(options.pidFile);
+  if (options.pids === false) return undefined;
+  return path.join(path.resolve(cwd, options.pids ?? 'pids'), 'master.pid');
+}
+
+/** The ports the app listens on, as cluster2 read them (`port`, possibly a list). */
+export function portsOf(options: ClusterOptions): (number | string)[] {
+  const p = options.port ?? DEFAULT_PORT;
+  return Array.isArray(p) ? p : [p];
+}
+
+/**
+ * Translates Cluster options into the raw sockrun options (the "config file" level of
+ * resolveConfiguration). `adoptingSockets`: systemd socket activation or `fd` hands us the
+ * sockets, so `port`/`host` bind nothing (cluster2 apps then need no change either).
+ */
+export function toRawOptions(options: ClusterOptions, adoptingSockets: boolean, cwd = process.cwd()): RawOptions {
+  const raw: RawOptions = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined || CLUSTER2_KEYS.has(key)) continue;
+    const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) as OptionName;
+    if (!(name in OPTIONS)) throw usageError(`new Cluster(): unknown option "${key}"`);
+    raw[name] = value as RawValue;
+  }
+  for (const [alias, name] of ALIASES) {
+    if (options[alias] !== undefined && raw[name] !== undefined) {
+      throw usageError(`new Cluster(): give either ${alias} (cluster2) or ${camel(name)} (sockrun), not both`);
+    }
+  }
+  if (raw.listen === undefined && !adoptingSockets) {
+    raw.listen = portsOf(options).map((port) => listenAddress(options.host, port));
+  }
+  if (options.noWorkers !== undefined) raw.workers = options.noWorkers;
+  const pidFile = pidFileOf(options, cwd);
+  if (pidFile !== undefined) raw['pid-file'] = pidFile;
+  if (options.monPort !== undefined) raw.admin = listenAddress(options.monHost ?? '0.0.0.0', options.monPort);
+  if (options.timeout !== undefined) raw['idle-timeout'] = options.timeout;
+  if (options.connThreshold !== undefined) raw['recycle-connections'] = options.connThreshold;
+  if (options.ecv) {
+    raw['ecv-on-app-port'] = true;
+    if (options.ecv.control !== undefined && raw['ecv-control'] === undefined) raw['ecv-control'] = options.ecv.control;
+    if (options.ecv.monitor !== undefined && raw['ecv-monitor'] === undefined) raw['ecv-monitor'] = options.ecv.monitor;
+    if (options.ecv.path !== undefined && options.ecv.path !== '/ecv') {
+      throw usageError(`new Cluster(): ecv.path "${options.ecv.path}" is not supported; sockrun serves ECV at /ecv`);
+    }
+  }
+  return raw;
+}
+
+/**
+ * The Configuration a Cluster master runs with: `app` is this very script (process.argv[1])
+ * with the same arguments, as cluster2's workers ran the master's script.
+ */
+export function clusterConfiguration(
+  options: ClusterOptions,
+  env: NodeJS.ProcessEnv,
+  argv: string[],
+  adoptingSockets: boolean,
+  cwd = process.cwd(),
+): Configuration {
+  const script = argv[1];
+  if (!script) throw usageError('Cluster.listen(): cannot tell which script to run in the workers (process.argv[1] is empty); run it as `node app.js`');
+  return resolveConfiguration({}, env, toRawOptions(options, adoptingSockets, cwd), path.resolve(cwd, script), argv.slice(2));
+}
+
+function listenAddress(host: string | undefined, port: number | string): string {
+  if (typeof port === 'string' && port.startsWith('/')) return `unix:${port}`; // listen('/path') in Node
+  if (typeof port === 'string' && !/^\d+$/.test(port)) return port; // a full sockrun address
+  if (host === undefined || host === '') return String(port);
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
