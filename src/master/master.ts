@@ -8,12 +8,13 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { Configuration } from '../config/resolve';
 import { ExitCode } from '../errors';
 import { SocketInfo, WorkerEnv, WorkerMessage, isWorkerMessage } from '../protocol';
 import { HeldSocket, releaseSocket, socketInfo } from '../sockets/hold';
 import { LifecycleEvent, MasterState, transition } from './lifecycle';
 import { backoffMs, plan } from './plan';
-import { RecycleLimits, jitterLimits, recycleReason } from './recycle';
+import { jitterLimits, recycleReason } from './recycle';
 import { DrainReason, ExitReason, WorkerHandle } from './worker-handle';
 
 /** How often the supervision tick runs (hang, boot and drain deadlines, recycling by age). */
@@ -23,22 +24,17 @@ const KILL_GRACE_MS = 1000;
 /** Failures further apart than this do not count as a crash loop. */
 const FAILURE_WINDOW_MS = 30_000;
 
-export interface MasterOptions {
+/** The master's settings: resolved configuration, plus what run.ts worked out (sockets, worker count). */
+export type MasterOptions = Pick<Configuration,
+  'appArgs' | 'bootTimeoutMs' | 'drainDelayMs' | 'gracefulTimeoutMs' | 'hangTimeoutMs' | 'pingIntervalMs' | 'idleTimeoutMs' | 'recycle'> & {
+  /** Absolute path of the app. */
   app: string;
-  appArgs: string[];
   workers: number;
   sockets: HeldSocket[];
-  bootTimeoutMs: number;
-  drainDelayMs: number;
-  gracefulTimeoutMs: number;
-  hangTimeoutMs: number;
-  pingIntervalMs: number;
-  idleTimeoutMs: number;
-  recycle: RecycleLimits;
   /** Extra environment for workers (e.g. SOCKRUN_ECV_ON_APP_PORT). */
   workerEnv?: NodeJS.ProcessEnv;
   log: Logger;
-}
+};
 
 export type MasterEvent =
   | { kind: 'signal'; signal: NodeJS.Signals }
