@@ -39,6 +39,8 @@ export type WorkerMessage =
 export type MasterMessage =
   | { type: 'sockrun:drain' }
   | { type: 'sockrun:collect-metrics'; id: number }
+  /** The instance's ECV verdict (ready and enabled) for GET /ecv on the app port; `since`: master start, ms. */
+  | { type: 'sockrun:ecv'; available: boolean; since: number }
   | DelegateReply
   | DelegateNotification;
 

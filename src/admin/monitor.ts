@@ -54,7 +54,7 @@ export function probeApp(target: AppTarget, path: string, timeoutMs: number): Pr
       });
       res.on('error', (err) => done(false, `GET ${path}: ${err.message}`));
     });
-    const timer = setTimeout(() => done(false, `GET ${path}: no answer within ${timeoutMs} ms`), timeoutMs);
+    const timer = setTimeout(() => done(false, `GET ${path}: no answer within ${timeoutMs} ms`), timeoutMs).unref();
     req.on('error', (err: NodeJS.ErrnoException) => done(false, `GET ${path}: ${err.code ?? err.message}`));
     req.end();
   });

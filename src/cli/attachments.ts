@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';
 import type { Master } from '../master/master';
 import { attachSystemdNotify } from '../systemd/attach';
+import { attachAdmin } from '../admin';
 
 export interface Attachment {
   close(): Promise<void> | void;
@@ -15,3 +16,5 @@ export interface Attachment {
 export type Attach = (master: Master, config: Configuration, log: Logger) => Promise<Attachment>;
 
 export const attachments: Attach[] = [attachSystemdNotify];
+
+attachments.push(attachAdmin);

@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MasterMessage, SocketInfo, WorkerEnv, WorkerMessage, WorkerStats, isMasterMessage } from '../protocol';
+import { installEcvOnAppPort } from './ecv';
 import { mapListen } from './listen-map';
 
 /** Idle keep-alive connections are closed this long after a drain starts (or after their last request). */
@@ -88,6 +89,7 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
 
   patchListen();
   startPings(Number(env[WorkerEnv.PING_INTERVAL_MS] ?? 1000));
+  installEcvOnAppPort(env, sockets, onMasterMessage);
 
   process.on('message', (m: unknown) => {
     if (!isMasterMessage(m)) return;

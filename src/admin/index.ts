@@ -1,0 +1,113 @@
+/**
+ * The admin port (DESIGN §6): health probes, cluster2's ECV, Prometheus metrics, served by the
+ * master on its own address (--admin), plus GET /ecv on the app port answered by the workers
+ * (--ecv-on-app-port). Registered in cli/attachments.ts; reads the master's events and
+ * snapshot, talks to workers only through `broadcast` and `send` (protocol.ts).
+ */
+import * as path from 'node:path';
+import type { Logger } from 'pino';
+import type { Attachment } from '../cli/attachments';
+import type { Configuration } from '../config/resolve';
+import { usageError } from '../errors';
+import type { Master } from '../master/master';
+import { createMetrics } from '../metrics';
+import { TokenFile } from './auth';
+import { appTarget } from './monitor';
+import { Readiness } from './readiness';
+import { adminHandler } from './routes';
+import { startAdminServer } from './server';
+import { Validator } from './validator';
+
+const published = new WeakMap<Master, Readiness>();
+
+/**
+ * The admin port's verdict for `master` (for the metrics module's readiness and ECV gauges):
+ * undefined when neither --admin nor --ecv-on-app-port is set.
+ */
+export function readinessOf(master: Master): { ready: boolean; ecvEnabled: boolean } | undefined {
+  const r = published.get(master);
+  return r && { ready: r.isAvailable(), ecvEnabled: r.ecvEnabled };
+}
+
+export async function attachAdmin(master: Master, config: Configuration, log: Logger): Promise<Attachment> {
+  if (config.admin === undefined && !config.ecvOnAppPort) {
+    const unused = (['adminTokenFile', 'ecvMonitor', 'validator', 'minReady'] as const).filter((k) => config[k] !== undefined);
+    if (unused.length) log.warn({ options: unused }, 'these options need --admin (or --ecv-on-app-port) and have no effect');
+    return { close: () => {} };
+  }
+  checkConfiguration(master, config);
+  const token = config.adminTokenFile === undefined ? undefined : TokenFile.open(config.adminTokenFile);
+  if (token?.exposed) log.warn({ file: token.file }, '--admin-token-file is readable by other users; chmod 600 it');
+
+  let validator: Validator | undefined;
+  if (config.validator !== undefined) {
+    const target = appTarget(master.snapshot().sockets);
+    validator = new Validator(path.resolve(config.validator), {
+      url: target && 'port' in target ? `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}` : undefined,
+      sockets: master.snapshot().sockets.map(({ name, kind, host, port, path: p }) => ({ name, kind, host, port, path: p })),
+    }, log);
+    await validator.load();
+  }
+  const readiness = new Readiness(master, config, log, validator);
+  published.set(master, readiness);
+  const stopBridge = config.ecvOnAppPort ? bridgeEcvToWorkers(master, readiness) : () => {};
+  readiness.start();
+
+  const closers: (() => unknown)[] = [stopBridge, () => readiness.close(), () => validator?.close()];
+  if (config.admin !== undefined) {
+    const metrics = createMetrics(master, config, log);
+    closers.push(() => metrics.close());
+    try {
+      const admin = await startAdminServer(config.admin, adminHandler({
+        master,
+        readiness,
+        metrics,
+        transport: config.admin.kind === 'unix' ? 'unix' : 'tcp',
+        token,
+        ecvControl: config.ecvControl,
+        log,
+      }));
+      closers.unshift(() => admin.close());
+      log.info({ admin: admin.where, control: config.ecvControl ? (config.admin.kind === 'unix' ? 'unix socket' : token ? 'bearer token' : 'off (no --admin-token-file)') : 'off' }, 'admin port listening');
+    } catch (err) {
+      for (const close of closers) await close();
+      throw err;
+    }
+  }
+  return {
+    close: async () => {
+      published.delete(master);
+      for (const close of closers) await close();
+    },
+  };
+}
+
+function checkConfiguration(master: Master, config: Configuration): void {
+  const workers = master.snapshot().workersTarget;
+  if (config.minReady !== undefined && (config.minReady < 1 || config.minReady > workers)) {
+    throw usageError(`--min-ready ${config.minReady}: must be between 1 and the number of workers (${workers})`);
+  }
+  if (config.ecvMonitor !== undefined && !/^\/[\x21-\x7e]*$/.test(config.ecvMonitor)) {
+    throw usageError(`--ecv-monitor ${config.ecvMonitor}: expected a path such as /health`);
+  }
+  if ((config.ecvMonitor !== undefined || config.validator !== undefined) && (config.ecvMonitorIntervalMs <= 0 || config.ecvMonitorTimeoutMs <= 0)) {
+    throw usageError('--ecv-monitor-interval and --ecv-monitor-timeout must be more than 0');
+  }
+}
+
+/**
+ * Workers answer GET /ecv on the app port (worker/ecv.ts) with the master's verdict: each new
+ * worker learns it at spawn, every worker on each change. The change on a drain is sent inside
+ * the master's 'state' event, so it reaches the workers before their drain order does.
+ */
+function bridgeEcvToWorkers(master: Master, readiness: Readiness): () => void {
+  const message = (available: boolean) => ({ type: 'sockrun:ecv' as const, available, since: readiness.since.getTime() });
+  const onChange = (available: boolean) => master.broadcast(message(available));
+  const onSpawn = (w: { send(m: ReturnType<typeof message>): void }) => w.send(message(readiness.isAvailable()));
+  readiness.on('change', onChange);
+  master.on('spawn', onSpawn);
+  return () => {
+    readiness.off('change', onChange);
+    master.off('spawn', onSpawn);
+  };
+}
