@@ -12,7 +12,7 @@
  * `code` says why: TIMEOUT, NO_HANDLER, FAILED, MASTER_GONE, NO_MASTER. The master's side is
  * master/delegate.ts; the two share only protocol.ts.
  */
-import type { DelegateErrorCode, DelegateRequest, MasterMessage } from '../protocol';
+import { DelegateErrorCode, DelegateRequest, MasterMessage, WorkerEnv } from '../protocol';
 import { onMasterMessage, sendToMaster } from './runtime';
 
 /** cluster2's default: a delegated job that has not answered in 10 s failed. */
@@ -104,7 +104,9 @@ export function useInProcessMaster(transport: DelegateTransport | undefined): (m
 
 function currentTransport(): DelegateTransport | undefined {
   if (inProcess) return inProcess;
-  if (process.send && process.connected) return { send: (request) => sendToMaster(request) };
+  // Only a sockrun master listens on our IPC channel; any other parent (a test runner, a
+  // process manager that forked us) must not receive our requests.
+  if (process.env[WorkerEnv.SOCKETS] !== undefined && process.send && process.connected) return { send: (request) => sendToMaster(request) };
   return undefined;
 }
 
