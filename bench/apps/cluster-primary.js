@@ -23,9 +23,13 @@ cluster.setupPrimary({
 let draining = false;
 let readyPrinted = false;
 const listening = new Set();
+// Worker processes still running. Not cluster.workers: a worker leaves that map when its IPC
+// channel closes (disconnect), while it may still be finishing requests.
+const running = new Set();
 
 function fork() {
   const w = cluster.fork();
+  running.add(w.id);
   w.on('listening', () => {
     listening.add(w.id);
     if (!readyPrinted && listening.size >= want) {
@@ -37,8 +41,9 @@ function fork() {
 
 cluster.on('exit', (w) => {
   listening.delete(w.id);
+  running.delete(w.id);
   if (draining) {
-    if (Object.keys(cluster.workers).length === 0) process.exit(0);
+    if (running.size === 0) process.exit(0);
     return;
   }
   fork();
@@ -49,9 +54,8 @@ for (let i = 0; i < want; i++) fork();
 function drain() {
   if (draining) process.exit(1); // a second signal: stop now
   draining = true;
-  const workers = Object.values(cluster.workers);
-  if (workers.length === 0) process.exit(0);
-  for (const w of workers) w.disconnect();
+  if (running.size === 0) process.exit(0);
+  for (const w of Object.values(cluster.workers)) w.disconnect();
   setTimeout(() => process.exit(1), 30000).unref();
 }
 process.on('SIGTERM', drain);

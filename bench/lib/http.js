@@ -7,17 +7,19 @@ const HOST = '127.0.0.1';
 
 /**
  * GET http://127.0.0.1:port/path on a fresh connection (Connection: close).
- * Resolves {ok, status, headers, body, ms, error} — errors are values, not exceptions.
+ * Resolves {ok, status, headers, body, ms, error, connected} — errors are values, not exceptions;
+ * `connected` tells a refused connection (false) from one lost after the TCP handshake (true).
  */
 function get(port, path = '/', { timeoutMs = 5000 } = {}) {
   const t0 = process.hrtime.bigint();
   const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
   return new Promise((resolve) => {
     let done = false;
+    let connected = false;
     const finish = (r) => {
       if (done) return;
       done = true;
-      resolve({ ms: ms(), ...r });
+      resolve({ ms: ms(), connected, ...r });
     };
     const req = http.request({ host: HOST, port, path, agent: false, headers: { connection: 'close' } }, (res) => {
       let body = '';
@@ -26,6 +28,7 @@ function get(port, path = '/', { timeoutMs = 5000 } = {}) {
       res.on('end', () => finish({ ok: res.statusCode === 200, status: res.statusCode, headers: res.headers, body }));
       res.on('error', (err) => finish({ ok: false, error: err.code || err.message }));
     });
+    req.on('socket', (sock) => sock.once('connect', () => (connected = true)));
     req.setTimeout(timeoutMs, () => {
       req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
     });

@@ -124,6 +124,30 @@ function rssBytes(pid) {
   }
 }
 
+/** CPU seconds all cores spent busy since boot (/proc/stat: user nice system irq softirq steal). */
+function systemBusySeconds() {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU seconds of the bench process itself plus its reaped children (cutime+cstime): wrk runs
+ * as a direct child, so the delta across one wrk run is wrk's CPU plus the harness's own.
+ */
+function selfAndReapedSeconds() {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
 function alive(pid) {
   try {
     process.kill(pid, 0);
@@ -186,6 +210,6 @@ async function waitFor(fn, { timeoutMs = 15000, intervalMs = 10, what = 'conditi
 }
 
 module.exports = {
-  CLK_TCK, start, run, children, tree, cpuSeconds, rssBytes, alive, signal, killTree, stop, killAll,
+  CLK_TCK, start, run, children, tree, cpuSeconds, rssBytes, systemBusySeconds, selfAndReapedSeconds, alive, signal, killTree, stop, killAll,
   sleep, now, waitFor, started,
 };

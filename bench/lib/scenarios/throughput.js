@@ -42,6 +42,8 @@ async function measure(ctx, inst, shape, rep, workersLabel) {
   }, 200);
   const cpu0 = proc.cpuSeconds(master);
   const all0 = cpuOf(serverPids);
+  const sys0 = proc.systemBusySeconds();
+  const self0 = proc.selfAndReapedSeconds();
   let r;
   try {
     r = await wrk.run(ctx.wrkBin, { port: inst.port, seconds: ctx.seconds, connections: ctx.connections, threads: ctx.threads, shape });
@@ -50,14 +52,20 @@ async function measure(ctx, inst, shape, rep, workersLabel) {
   }
   const cpu1 = proc.cpuSeconds(master);
   const all1 = cpuOf(serverPids);
+  const sys1 = proc.systemBusySeconds();
+  const self1 = proc.selfAndReapedSeconds();
   const masterCpu = cpu1 - cpu0;
+  // Whatever else ran on the machine meanwhile (other jobs, other contenders' idle work), in
+  // cores: the busy CPU of the whole machine minus the servers measured, wrk and the harness.
+  const seconds = r.duration_us / 1e6;
+  const otherCores = Math.max(0, (sys1 - sys0) - (all1 - all0) - (self1 - self0)) / seconds;
   return {
     contender: inst.name, workers: workersLabel, workerCount: inst.workers, shape, rep,
     rps: r.rps, requests: r.requests, p50Ms: r.p50_us / 1000, p99Ms: r.p99_us / 1000, maxMs: r.max_us / 1000,
     errors: r.errors, wrk: r,
     masterCpuS: masterCpu, masterCpuUsPerReq: (masterCpu * 1e6) / Math.max(1, r.requests),
     serverCpuS: all1 - all0, serverCpuUsPerReq: ((all1 - all0) * 1e6) / Math.max(1, r.requests),
-    masterRssPeak: rssPeak,
+    masterRssPeak: rssPeak, otherCores,
     statsBefore: before,
   };
 }
@@ -93,7 +101,7 @@ async function runBlock(ctx, workers, names) {
         for (const inst of rotate(insts, rep)) {
           const s = await measure(ctx, inst, shape.key, rep, label);
           samples.push(s);
-          ctx.log(`  ${label} ${shape.key.padEnd(9)} ${inst.name.padEnd(12)} ${fmtNum(s.rps).padStart(7)} req/s  p99 ${s.p99Ms.toFixed(1)} ms  errors ${s.errors}  master CPU ${s.masterCpuS.toFixed(2)} s`);
+          ctx.log(`  ${label} ${shape.key.padEnd(9)} ${inst.name.padEnd(12)} ${fmtNum(s.rps).padStart(7)} req/s  p99 ${s.p99Ms.toFixed(1)} ms  errors ${s.errors}  master CPU ${s.masterCpuS.toFixed(2)} s  other load ${s.otherCores.toFixed(2)} cores`);
         }
       }
     }
@@ -134,13 +142,13 @@ function tables(samples, order) {
     }
   }
   const pick = (xs, shape, f) => xs.filter((s) => s.shape === shape).map(f);
-  const t1 = ['| workers | contender | keep-alive req/s | p50 ms | p99 ms | new conn/req req/s | p50 ms | p99 ms | errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|'];
+  const t1 = ['| workers | contender | keep-alive req/s | p50 ms | p99 ms | new conn/req req/s | p50 ms | p99 ms | errors | other load, cores |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
   const t2 = ['| workers | contender | master CPU s/run, keep-alive | master CPU s/run, new conn | master µs/req, new conn | master RSS idle | master RSS peak | all-process CPU µs/req, new conn | busiest worker share, keep-alive | busiest worker share, new conn |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const { w, c, mine } of groups) {
     const errs = mine.reduce((a, s) => a + s.errors, 0);
-    t1.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.rps))} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.p50Ms), 2)} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.p99Ms), 1)} | ${fmtSpread(pick(mine, 'close', (s) => s.rps))} | ${fmtSpread(pick(mine, 'close', (s) => s.p50Ms), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.p99Ms), 1)} | ${errs} |`);
+    t1.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.rps))} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.p50Ms), 2)} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.p99Ms), 1)} | ${fmtSpread(pick(mine, 'close', (s) => s.rps))} | ${fmtSpread(pick(mine, 'close', (s) => s.p50Ms), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.p99Ms), 1)} | ${errs} | ${fmtNum(summary(mine.map((s) => s.otherCores)).median, 2)} |`);
     const share = (shape) => (c === 'single' ? 'n/a' : fmtSpread(pick(mine, shape, (s) => s.busiestShare * 100), 0, '%'));
     t2.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuUsPerReq), 1)} | ${fmtBytes(summary(mine.map((s) => s.masterRssIdle)).median)} | ${fmtBytes(summary(mine.map((s) => s.masterRssPeak)).max)} | ${fmtSpread(pick(mine, 'close', (s) => s.serverCpuUsPerReq), 0)} | ${share('keepalive')} | ${share('close')} |`);
   }
@@ -169,6 +177,7 @@ async function run(ctx) {
     `wrk -t${ctx.threads} -c${ctx.connections} -d${ctx.seconds}s per sample, ${ctx.reps} interleaved reps; cells are median (min–max).`,
     '"master" is the process the bench spawns: the cluster primary, the PM2 God process (pm2-runtime), the sockrun master; for single, the server itself.',
     '"all-process CPU" adds the workers\' CPU: the whole cost of a request on this machine, wrk excluded.',
+    '"other load": CPU that other processes on the machine used during the samples (median, in cores of the machine\'s ' + require('os').cpus().length + '); above ~0.2 the figures are disturbed.',
     '"busiest worker share": the share of requests the busiest worker served (50% is perfectly even with 2 workers).',
   ];
   return { samples, tables: tables(samples, ORDER), notes };
