@@ -201,6 +201,21 @@ describe('DelegateRouter: cluster2\'s message shape', () => {
     expect(b.sent).toEqual([{ v: 2, type: 'config-read' }, { v: 3, type: 'config-read' }]);
     expect(router.notify('read-config', { v: 4 })).toBe(2);
   });
+
+  test('notification: a request pending since before the first subscription is answered once, not also notified', async () => {
+    const events = new EventEmitter();
+    const router = new DelegateRouter({ events });
+    events.on('read-config', () => undefined);
+    const [early, later] = [peer(1), peer(2)];
+    const ask = (name: string) => ({ type: 'delegate', delegate: 'read-config', expect: 'config-read', matches: ['name'], name, notification: true });
+    router.receive(early, ask('early')); // its listener for config-read comes first
+    router.receive(later, ask('later'));
+    events.emit('config-read', { name: 'later', v: 1 }); // answers `later`, which subscribes
+    events.emit('config-read', { name: 'early', v: 2 }); // answers `early`; a change for `later`
+    await tick();
+    expect(early.sent).toEqual([{ name: 'early', v: 2, type: 'config-read' }]);
+    expect(later.sent).toEqual([{ name: 'later', v: 1, type: 'config-read' }, { name: 'early', v: 2, type: 'config-read' }]);
+  });
 });
 
 describe('delegate() on the worker side, against a master in this process', () => {
