@@ -32,7 +32,7 @@ export const TOKEN = 'k8s-probe-token-0123456789abcdef';
  * Starts `sockrun --admin 127.0.0.1:<free port> -l 127.0.0.1:<free port> --admin-token-file
  * <TOKEN in a file> <extra> app` (`token: false` leaves the token out), and waits for the admin port (not for readiness: tests decide what to wait for).
  */
-export async function startAdmin(extra: string[], opts: { app?: string; env?: NodeJS.ProcessEnv; admin?: string; workers?: number; token?: boolean } = {}): Promise<Started> {
+export async function startAdmin(extra: string[], opts: { app?: string; env?: NodeJS.ProcessEnv; admin?: string; workers?: number; token?: boolean; appArgs?: string[] } = {}): Promise<Started> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockrun-admin-'));
   const files = {
     hold: path.join(dir, 'hold'),
@@ -46,7 +46,7 @@ export async function startAdmin(extra: string[], opts: { app?: string; env?: No
   const adminArg = opts.admin ?? `127.0.0.1:${adminPort}`;
   const s = new Sockrun([
     '-w', String(opts.workers ?? 2), '-l', `127.0.0.1:${appPort}`, '--admin', adminArg,
-    ...(opts.token === false ? [] : ['--admin-token-file', files.token]), ...extra, opts.app ?? ADMIN_APP,
+    ...(opts.token === false ? [] : ['--admin-token-file', files.token]), ...extra, opts.app ?? ADMIN_APP, ...(opts.appArgs ?? []),
   ], { env: { HOLD_FILE: files.hold, HEALTH_FILE: files.health, VALIDATOR_STATE: files.validator, ...opts.env } });
   await s.waitFor('admin port listening');
   const admin = adminArg.startsWith('unix:') ? { socketPath: adminArg.slice(5) } : { port: adminPort };
