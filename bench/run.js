@@ -52,7 +52,7 @@ function parseArgs(argv) {
   for (const s of o.only) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s}: one of ${Object.keys(SCENARIOS).join(', ')}`);
   for (const c of o.contenders) if (!CONTENDERS.includes(c)) throw new Error(`unknown contender ${c}: one of ${CONTENDERS.join(', ')}`);
   o.reps = o.reps || (o.quick ? 2 : 5);
-  o.seconds = o.seconds || (o.quick ? 3 : 4);
+  o.seconds = o.seconds || (o.quick ? 2 : 4);
   o.connections = o.connections || 50;
   return o;
 }

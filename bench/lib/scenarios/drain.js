@@ -54,7 +54,8 @@ async function once(ctx, name, rep) {
 }
 
 async function run(ctx) {
-  const names = ORDER.filter((n) => ctx.contenders.includes(n));
+  // --quick leaves out cluster-none: it drains exactly like cluster-rr (same primary).
+  const names = ORDER.filter((n) => ctx.contenders.includes(n) && !(ctx.quick && n === 'cluster-none'));
   const reps = ctx.quick ? 1 : 3;
   const samples = [];
   for (let rep = 0; rep < reps; rep++) {

@@ -27,8 +27,8 @@ async function run(ctx) {
   const names = ORDER.filter((n) => ctx.contenders.includes(n));
   const shapes = ctx.quick ? ['close'] : ['close', 'keepalive'];
   const reps = ctx.quick ? 1 : 3;
-  const seconds = ctx.quick ? 4 : 5;
-  const triggerAfterMs = 1500;
+  const seconds = ctx.quick ? 3 : 5;
+  const triggerAfterMs = ctx.quick ? 1000 : 1500;
   const ports = await freePorts(names.length);
   const holders = [];
   const samples = [];

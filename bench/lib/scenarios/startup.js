@@ -1,1 +1,47 @@
-'use strict'; module.exports = { name: 'startup', title: 'startup', async run() { throw new Error('todo'); } };
+'use strict';
+/**
+ * Startup: time from exec to READY (every worker listening), with 2 and 16 workers.
+ * READY is each contender's own honest signal: sockrun's master state READY with every worker
+ * listening (control socket status, polled every 2 ms); the cluster primary's "READY" line, printed
+ * when every worker emitted 'listening'; for PM2, answers from N distinct worker pids (its
+ * round-robin hands successive connections to successive listening workers); for a single
+ * process, its first answer.
+ */
+const { ALL } = require('../contenders');
+const { freePort } = require('../http');
+const { fmtSpread } = require('../stats');
+
+const ORDER = ['single', 'cluster-rr', 'pm2', 'sockrun'];
+
+async function run(ctx) {
+  const names = ORDER.filter((n) => ctx.contenders.includes(n) && !(ctx.quick && n === 'single'));
+  const reps = ctx.quick ? 1 : 3;
+  const samples = [];
+  for (let rep = 0; rep < reps; rep++) {
+    for (const workers of [2, 16]) {
+      for (const name of names) {
+        if (name === 'single' && workers !== 2) continue;
+        const port = await freePort();
+        const inst = await ALL[name].start({ port, workers, statsDir: '', timeoutMs: 60000 });
+        const s = { contender: name, workers: name === 'single' ? 1 : workers, rep, readyMs: inst.readyMs };
+        await inst.stop();
+        samples.push(s);
+        ctx.log(`  ${String(s.workers).padStart(2)} workers ${name.padEnd(10)} READY after ${s.readyMs.toFixed(0)} ms`);
+      }
+    }
+  }
+  const t = ['| workers | contender | exec → READY ms |', '|---:|---|---:|'];
+  for (const workers of [1, 2, 16]) {
+    for (const name of names) {
+      const mine = samples.filter((s) => s.contender === name && s.workers === workers);
+      if (mine.length) t.push(`| ${workers} | ${name} | ${fmtSpread(mine.map((s) => s.readyMs))} |`);
+    }
+  }
+  return {
+    samples,
+    tables: [{ title: 'Startup', md: t.join('\n') }],
+    notes: [`${reps} rep(s), interleaved; median (min–max). On ${require('os').cpus().length} cores, 16 workers boot in turns.`],
+  };
+}
+
+module.exports = { name: 'startup', title: 'Startup: exec → READY', run };

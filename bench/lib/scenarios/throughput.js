@@ -82,9 +82,9 @@ async function runBlock(ctx, workers, names) {
       insts.push(inst);
       ctx.log(`  started ${names[i]} (workers ${label}): master ${inst.masterPid}, workers ${inst.workerPids().join(' ')}, ready in ${inst.readyMs.toFixed(0)} ms`);
     }
-    // Warm-up (not measured): JIT, connection pools, page cache, for both shapes.
+    // Warm-up (not measured): JIT, page cache; both shapes in full mode.
     for (const inst of insts) {
-      for (const shape of SHAPES) await wrk.run(ctx.wrkBin, { port: inst.port, seconds: 1, connections: ctx.connections, threads: ctx.threads, shape: shape.key });
+      for (const shape of ctx.quick ? SHAPES.slice(0, 1) : SHAPES) await wrk.run(ctx.wrkBin, { port: inst.port, seconds: 1, connections: ctx.connections, threads: ctx.threads, shape: shape.key });
     }
     await proc.sleep(500);
     // Idle: the master's RSS and CPU over a quiet second, all contenders side by side.
@@ -99,7 +99,7 @@ async function runBlock(ctx, workers, names) {
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const shape of SHAPES) {
         for (const inst of rotate(insts, rep)) {
-          const s = await measure(ctx, inst, shape.key, rep, label);
+          const s = await measure(ctx, inst, shape.key, rep, inst.name === 'single' ? '1' : label);
           samples.push(s);
           ctx.log(`  ${label} ${shape.key.padEnd(9)} ${inst.name.padEnd(12)} ${fmtNum(s.rps).padStart(7)} req/s  p99 ${s.p99Ms.toFixed(1)} ms  errors ${s.errors}  master CPU ${s.masterCpuS.toFixed(2)} s  other load ${s.otherCores.toFixed(2)} cores`);
         }
@@ -161,20 +161,25 @@ function tables(samples, order) {
 const ORDER = ['single', 'cluster-rr', 'cluster-none', 'pm2', 'sockrun'];
 
 async function run(ctx) {
+  // The 2-worker block is the headline and gets every rep; 1 worker and "auto" (which is 2 again
+  // on a 2-core machine) get 3, to keep the full run under 15 minutes. --quick: 2 workers only,
+  // with the single process interleaved in the same block.
   const blocks = ctx.quick
-    ? [{ workers: 2, names: ['cluster-rr', 'cluster-none', 'pm2', 'sockrun'] }, { workers: 1, names: ['single'] }]
+    ? [{ workers: 2, names: ORDER, reps: ctx.reps }]
     : [
-      { workers: 1, names: ORDER },
-      { workers: 2, names: ORDER.slice(1) },
-      { workers: 'auto', names: ORDER.slice(1) },
+      { workers: 2, names: ORDER.slice(1), reps: ctx.reps },
+      { workers: 1, names: ORDER, reps: Math.min(ctx.reps, 3) },
+      { workers: 'auto', names: ORDER.slice(1), reps: Math.min(ctx.reps, 3) },
     ];
   const samples = [];
   for (const b of blocks) {
-    ctx.log(` workers ${b.workers}: ${b.names.join(', ')}; ${ctx.reps} reps × ${ctx.seconds} s per shape`);
-    samples.push(...await runBlock(ctx, b.workers, b.names.filter((n) => ctx.contenders.includes(n))));
+    const names = b.names.filter((n) => ctx.contenders.includes(n));
+    if (!names.length) continue;
+    ctx.log(` workers ${b.workers}: ${names.join(', ')}; ${b.reps} reps × ${ctx.seconds} s per shape`);
+    samples.push(...await runBlock({ ...ctx, reps: b.reps }, b.workers, names));
   }
   const notes = [
-    `wrk -t${ctx.threads} -c${ctx.connections} -d${ctx.seconds}s per sample, ${ctx.reps} interleaved reps; cells are median (min–max).`,
+    `wrk -t${ctx.threads} -c${ctx.connections} -d${ctx.seconds}s per sample; ${blocks.map((b) => `${b.workers} worker(s): ${b.reps} reps`).join(', ')}, interleaved (A B C D, then B C D A, …); cells are median (min–max).`,
     '"master" is the process the bench spawns: the cluster primary, the PM2 God process (pm2-runtime), the sockrun master; for single, the server itself.',
     '"all-process CPU" adds the workers\' CPU: the whole cost of a request on this machine, wrk excluded.',
     '"other load": CPU that other processes on the machine used during the samples (median, in cores of the machine\'s ' + require('os').cpus().length + '); above ~0.2 the figures are disturbed.',
