@@ -62,6 +62,7 @@ describe('cluster2 README examples, unchanged but for the require line', () => {
 
     const stop = await runScript('stop.js', app.cwd);
     expect(stop).toMatchObject({ status: 0, stderr: '' });
+    expect(isAlive(app.pid)).toBe(false); // the script returns once the master is gone
     expect(await app.exited).toEqual({ code: ExitCode.OK, signal: null });
     expect(await allGone(workers)).toBe(true);
     expect(fs.existsSync(path.join(app.cwd, 'pids', 'master.pid'))).toBe(false);
@@ -82,6 +83,7 @@ describe('cluster2 README examples, unchanged but for the require line', () => {
 
     const shutdown = await runScript('shutdown.js', app.cwd);
     expect(shutdown).toMatchObject({ status: 0, stderr: '' });
+    expect(isAlive(app.pid)).toBe(false);
     expect((await app.exited).code).toBe(ExitCode.OK);
     expect(exitsOf(app).sort((a, b) => Number(a.workerPid) - Number(b.workerPid)))
       .toEqual(workers.sort((a, b) => a - b).map((pid) => ({ code: 0, reason: 'shutdown', workerPid: pid })));
