@@ -33,7 +33,10 @@ export type WorkerMessage =
   | { type: 'sockrun:ping'; stats: WorkerStats }
   | { type: 'sockrun:boot-error'; message: string; stack?: string }
   | { type: 'sockrun:drained' }
+  /** The answer to `sockrun:collect-metrics`: the app's prom-client `getMetricsAsJSON()`, [] when it has none. */
   | { type: 'sockrun:metrics'; id: number; metrics: unknown[] | null; error?: string }
+  /** On a drain, after the servers closed: the app's metrics at the end (only once the master asked for them). */
+  | { type: 'sockrun:metrics-final'; metrics: unknown[] }
   | DelegateRequest;
 
 export type MasterMessage =

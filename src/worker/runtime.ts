@@ -10,6 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MasterMessage, SocketInfo, WorkerEnv, WorkerMessage, WorkerStats, isMasterMessage } from '../protocol';
 import { installEcvOnAppPort } from './ecv';
 import { mapListen } from './listen-map';
+import { installWorkerMetrics } from './metrics';
 
 /** Idle keep-alive connections are closed this long after a drain starts (or after their last request). */
 const DRAIN_IDLE_GRACE_MS = 1000;
@@ -90,6 +91,7 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
   patchListen();
   startPings(Number(env[WorkerEnv.PING_INTERVAL_MS] ?? 1000));
   installEcvOnAppPort(env, sockets, onMasterMessage);
+  installWorkerMetrics({ onMasterMessage, sendToMaster, onShutdown });
 
   process.on('message', (m: unknown) => {
     if (!isMasterMessage(m)) return;
@@ -180,6 +182,8 @@ export async function drain(why: string): Promise<void> {
   closeIdleHttpConnections();
   await Promise.all(closed);
   clearInterval(reaper);
+  // Every connection is closed: the final counts, so the master loses none since the last ping.
+  pingNow();
   for (const hook of shutdownHooks) {
     try {
       await hook();
@@ -199,6 +203,9 @@ function closeIdleHttpConnections(): void {
   }
 }
 
+/** Sends a ping at once; set by startPings. */
+let pingNow = (): void => {};
+
 function startPings(intervalMs: number): void {
   const delay = monitorEventLoopDelay({ resolution: 20 });
   delay.enable();
@@ -215,6 +222,7 @@ function startPings(intervalMs: number): void {
     delay.reset();
     sendToMaster({ type: 'sockrun:ping', stats: s });
   };
+  pingNow = ping;
   setInterval(ping, intervalMs).unref();
   setImmediate(ping);
 }
