@@ -143,11 +143,13 @@ export class DelegateRouter {
    * detaches.
    */
   attach(master: EventEmitter): () => void {
+    routed.add(master);
     const onMessage = (w: WorkerHandle, m: unknown) => this.receive(peerOf(w), m);
     const onExit = (w: WorkerHandle) => this.dropPeer(w.pid);
     master.on('message', onMessage);
     master.on('exit', onExit);
     return () => {
+      routed.delete(master);
       master.removeListener('message', onMessage);
       master.removeListener('exit', onExit);
     };
@@ -270,6 +272,20 @@ export class DelegateRouter {
     if (s.typedId !== undefined) s.peer.send({ type: 'sockrun:delegate-notify', id: s.typedId, delegate: kind, value });
     else s.peer.send({ ...fieldsOf(value), type: s.expect! });
   }
+}
+
+/** Masters a router is attached to (the Cluster's, registered before any attachment runs). */
+const routed = new WeakSet<EventEmitter>();
+
+/**
+ * An Attach (cli/attachments.ts) for masters with no app code — the `sockrun` CLI — where no
+ * handler can exist: a request that wants an answer fails at once with
+ * SOCKRUN_ERR_DELEGATE_NO_HANDLER instead of waiting for its timeout. A no-op when a router is
+ * already attached (a Cluster master, whose handlers answer).
+ */
+export async function attachDelegation(master: EventEmitter, _config?: unknown, log?: Pick<Logger, 'warn' | 'debug'>): Promise<{ close(): void }> {
+  if (routed.has(master)) return { close: () => undefined };
+  return { close: new DelegateRouter({ log }).attach(master) };
 }
 
 /** The master's handle of a worker as a Peer. */

@@ -4,7 +4,7 @@
  * single-process Cluster.
  */
 import { EventEmitter } from 'node:events';
-import { DelegateRouter, Peer } from '../../src/master/delegate';
+import { DelegateRouter, Peer, attachDelegation } from '../../src/master/delegate';
 import { DelegateError, delegate, tell, useInProcessMaster } from '../../src/worker/delegate';
 import { Cluster2DelegateReply, MasterMessage, isMasterMessage } from '../../src/protocol';
 
@@ -291,5 +291,31 @@ describe('delegate() with no master', () => {
       else delete proc.connected;
       if (env !== undefined) process.env.SOCKRUN_SOCKETS = env;
     }
+  });
+});
+
+describe('attachDelegation (for the CLI master, which has no handlers)', () => {
+  const fakeWorker = (pid: number, sent: unknown[]) => ({ pid, id: 0, child: { connected: true, send: (m: unknown) => sent.push(m) } });
+
+  test('answers SOCKRUN_ERR_DELEGATE_NO_HANDLER at once', async () => {
+    const master = new EventEmitter();
+    const attached = await attachDelegation(master);
+    const sent: unknown[] = [];
+    master.emit('message', fakeWorker(5, sent), { type: 'sockrun:delegate', id: 1, delegate: 'x', reply: true });
+    expect(sent).toEqual([{ type: 'sockrun:delegate-reply', id: 1, ok: false, error: { code: 'SOCKRUN_ERR_DELEGATE_NO_HANDLER', message: expect.any(String) } }]);
+    attached.close();
+    expect(master.listenerCount('message')).toBe(0);
+  });
+
+  test('stays out of the way of a router already attached (a Cluster master answers with its handlers)', async () => {
+    const master = new EventEmitter();
+    const router = new DelegateRouter();
+    router.handle('x', () => 'from the Cluster');
+    router.attach(master);
+    await attachDelegation(master);
+    const sent: unknown[] = [];
+    master.emit('message', fakeWorker(5, sent), { type: 'sockrun:delegate', id: 1, delegate: 'x', reply: true });
+    await tick();
+    expect(sent).toEqual([{ type: 'sockrun:delegate-reply', id: 1, ok: true, value: 'from the Cluster' }]);
   });
 });
