@@ -8,9 +8,8 @@
  * inherited socket are answered; everything else, POST /ecv/disable included, goes to the app:
  * control stays on the admin port, behind its token. ECV probes are not counted as requests.
  *
- * Hot path: with the option off nothing is installed. With it on, every event a server emits
- * pays one comparison (`event === 'request'`) and every request one string comparison of its
- * URL; `arguments` is passed through untouched so no array is allocated per event.
+ * Hot path: with the option off nothing is installed. With it on, each request pays a comparison
+ * of the event name and of its URL: a few tens of nanoseconds (test/unit/admin-worker-ecv.test.ts measures it).
  */
 import * as net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -44,20 +43,28 @@ export function installEcvOnAppPort(
     return yes;
   };
 
-  const emit = net.Server.prototype.emit;
-  net.Server.prototype.emit = function emitWithEcv(this: net.Server, event: string | symbol): boolean {
+  const emit = net.Server.prototype.emit as (this: net.Server, event: string | symbol, ...args: unknown[]) => boolean;
+  const answer = (req: IncomingMessage, res: ServerResponse): void => {
+    const a = ecvAnswer(available, localIp(req.socket.localAddress), req.socket.localPort ?? '', since);
+    res.writeHead(a.status, { ...a.headers, 'content-length': Buffer.byteLength(a.body) });
+    res.end(a.body);
+  };
+  // 'request' always carries exactly (req, res): forwarding it with call() instead of
+  // apply(this, arguments) halves the cost per request (measured on Node 20).
+  net.Server.prototype.emit = function emitWithEcv(this: net.Server, event: string | symbol, req?: unknown, res?: unknown): boolean {
     if (event === 'request') {
-      const req = arguments[1] as IncomingMessage;
-      const url = req.url;
-      if ((url === ECV_PATH || url?.startsWith(QUERY_PREFIX)) && (req.method === 'GET' || req.method === 'HEAD') && servesInherited(this)) {
-        const res = arguments[2] as ServerResponse;
-        const a = ecvAnswer(available, localIp(req.socket.localAddress), req.socket.localPort ?? '', since);
-        res.writeHead(a.status, { ...a.headers, 'content-length': Buffer.byteLength(a.body) });
-        res.end(a.body);
+      if (isEcvRequest(req as IncomingMessage) && servesInherited(this)) {
+        answer(req as IncomingMessage, res as ServerResponse);
         return true;
       }
+      return emit.call(this, event, req, res);
     }
     // eslint-disable-next-line prefer-rest-params
-    return emit.apply(this, arguments as unknown as Parameters<typeof emit>);
+    return emit.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
   };
+}
+
+function isEcvRequest(req: IncomingMessage): boolean {
+  const url = req.url;
+  return (url === ECV_PATH || url?.startsWith(QUERY_PREFIX) === true) && (req.method === 'GET' || req.method === 'HEAD');
 }
