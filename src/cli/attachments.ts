@@ -8,6 +8,7 @@ import type { Configuration } from '../config/resolve';
 import type { Master } from '../master/master';
 import { attachSystemdNotify } from '../systemd/attach';
 import { attachAdmin } from '../admin';
+import { attachDelegation } from '../master/delegate';
 
 export interface Attachment {
   close(): Promise<void> | void;
@@ -18,3 +19,5 @@ export type Attach = (master: Master, config: Configuration, log: Logger) => Pro
 export const attachments: Attach[] = [attachSystemdNotify];
 
 attachments.push(attachAdmin);
+// Workers' delegate() requests: with no handlers here, fail them at once (a Cluster master has its own router).
+attachments.push(attachDelegation);
