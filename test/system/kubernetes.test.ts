@@ -368,3 +368,48 @@ describe('deploy/k8s', () => {
     expect(strip(components(path.join(comp, 'podmonitor')))).toEqual(extra(['podMonitor.enabled=true'], ['PodMonitor/app']));
   });
 });
+
+describe('deploy/Dockerfile (not built here: no container engine; checked statically)', () => {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'deploy', 'Dockerfile'), 'utf8');
+  // Instructions with continuation lines joined, comments dropped.
+  const instructions = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const stages: string[][] = [];
+  for (const i of instructions) {
+    if (/^FROM /i.test(i)) stages.push([]);
+    if (stages.length > 0) stages[stages.length - 1].push(i);
+  }
+  const runtime = stages[stages.length - 1];
+
+  test('a build stage compiles and prunes; the slim runtime runs sockrun as a non-root PID 1 that drains on SIGTERM', () => {
+    expect(instructions).toContain('ARG NODE_IMAGE=node:20-bookworm-slim');
+    expect(stages).toHaveLength(2);
+    expect(stages[0].join('\n')).toMatch(/npm ci[^\n]*\n(.|\n)*npm run build(.|\n)*npm prune --omit=dev/);
+    expect(runtime[0]).toBe('FROM ${NODE_IMAGE} AS runtime');
+    expect(runtime).toContain('USER node');
+    expect(runtime).toContain('STOPSIGNAL SIGTERM');
+    expect(runtime).toContain('ENTRYPOINT ["sockrun"]');
+    // The chart's sockrun.init runs `tini -- sockrun`: the runtime image must have both.
+    expect(runtime.join('\n')).toMatch(/apt-get install[^\n]*\btini\b/);
+    expect(runtime.join('\n')).toContain('ln -s /opt/sockrun/bin/sockrun.js /usr/local/bin/sockrun');
+    // Nothing after USER switches back to root.
+    expect(runtime.slice(runtime.indexOf('USER node') + 1).filter((i) => /^USER /i.test(i))).toEqual([]);
+  });
+
+  test('everything the build copies exists, is let through the .dockerignore, and the scripts it runs are defined', () => {
+    const copies = stages[0].filter((i) => /^COPY /i.test(i)).flatMap((i) => i.split(/\s+/).slice(1, -1)).filter((s) => !s.startsWith('--'));
+    expect(copies).toEqual(['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'bin']);
+    for (const c of copies) expect(fs.existsSync(path.join(ROOT, c))).toBe(true);
+    const ignore = fs.readFileSync(path.join(ROOT, 'deploy', 'Dockerfile.dockerignore'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    for (const c of copies) expect(ignore).toContainEqual(expect.stringMatching(new RegExp(`^!${c.replace('.', '\\.')}/?$`)));
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.scripts.build).toBeDefined();
+    expect(pkg.bin.sockrun).toBe('bin/sockrun.js');
+    for (const from of runtime.filter((i) => i.startsWith('COPY --from=build')).map((i) => i.split(/\s+/)[2])) {
+      expect(['/src/package.json', '/src/node_modules', '/src/dist', '/src/bin']).toContain(from);
+    }
+  });
+});
