@@ -192,6 +192,15 @@ describe('cluster2 ECV', () => {
     expect((await get(app, '/')).status).toBe(200); // still serving during the drain delay
   });
 
+  test('--ecv-on-app-port works without --admin: the workers answer /ecv with the same verdict', async () => {
+    const appPort = await freePort();
+    const s = new Sockrun(['-w', '2', '-l', `127.0.0.1:${appPort}`, '--ecv-on-app-port', '--drain-delay', '3s', ADMIN_APP]);
+    await s.ready();
+    await until({ port: appPort }, '/ecv', 200, /^status=AVAILABLE&/);
+    s.signal('SIGTERM');
+    await until({ port: appPort }, '/ecv', 400, /^status=DISABLED&/);
+  });
+
   test('--ecv-control=false offers no control endpoint (404); without --admin-token-file control over TCP is 403', async () => {
     const a = await startAdmin(['--ecv-control=false']);
     await a.s.ready();
