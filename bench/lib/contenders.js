@@ -205,11 +205,11 @@ const sockrun = {
   name: 'sockrun',
   label: 'sockrun',
   kind: 'shared',
-  async start({ port, workers, statsDir, env = {}, adminPort, timeoutMs = 30000, extraArgs = [] }) {
+  async start({ port, workers, statsDir, env = {}, adminPort, timeoutMs = 30000, extraArgs = [], logLevel = 'warn' }) {
     const n = workers === 'auto' ? autoWorkers() : Number(workers);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sockrun-'));
     const ctl = path.join(tmp, 'control.sock');
-    const args = [SOCKRUN, '--workers', String(workers), '--listen', `127.0.0.1:${port}`, '--log-level', 'warn',
+    const args = [SOCKRUN, '--workers', String(workers), '--listen', `127.0.0.1:${port}`, '--log-level', logLevel,
       '--control-socket', ctl, ...extraArgs];
     if (adminPort) args.push('--admin', `127.0.0.1:${adminPort}`);
     args.push(path.join(APPS, 'hello.js'));

@@ -24,7 +24,7 @@ async function once(ctx, name, rep) {
   const port = await freePort();
   const inst = await ALL[name].start({ port, workers: 2, statsDir: '', env: { HELLO_SLOW_MS: String(SLOW_MS) } });
   try {
-    const loadSeconds = 3;
+    const loadSeconds = 2;
     // New connection per request: a stopped listener shows up as refused connects, not as
     // idle keep-alive sockets closing.
     const load = wrk.run(ctx.wrkBin, { port, seconds: loadSeconds, connections: 20, threads: 1, shape: 'close', timeoutS: 5 });

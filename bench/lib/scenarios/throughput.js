@@ -75,13 +75,17 @@ async function runBlock(ctx, workers, names) {
   const ports = await freePorts(names.length);
   const insts = [];
   try {
-    for (let i = 0; i < names.length; i++) {
-      const statsDir = ws.makeDir(names[i]);
-      const inst = await ALL[names[i]].start({ port: ports[i], workers, statsDir });
+    // Started side by side (what is timed here is not startup: see the startup scenario).
+    const started = await Promise.allSettled(names.map(async (name, i) => {
+      const statsDir = ws.makeDir(name);
+      const inst = await ALL[name].start({ port: ports[i], workers, statsDir });
       inst.statsDir = statsDir;
-      insts.push(inst);
-      ctx.log(`  started ${names[i]} (workers ${label}): master ${inst.masterPid}, workers ${inst.workerPids().join(' ')}, ready in ${inst.readyMs.toFixed(0)} ms`);
-    }
+      return inst;
+    }));
+    for (const r of started) if (r.status === 'fulfilled') insts.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const inst of insts) ctx.log(`  started ${inst.name} (workers ${label}): master ${inst.masterPid}, workers ${inst.workerPids().join(' ')}`);
     // Warm-up (not measured): JIT, page cache; both shapes in full mode.
     for (const inst of insts) {
       for (const shape of ctx.quick ? SHAPES.slice(0, 1) : SHAPES) await wrk.run(ctx.wrkBin, { port: inst.port, seconds: 1, connections: ctx.connections, threads: ctx.threads, shape: shape.key });
@@ -89,8 +93,8 @@ async function runBlock(ctx, workers, names) {
     await proc.sleep(500);
     // Idle: the master's RSS and CPU over a quiet second, all contenders side by side.
     const idle0 = insts.map((i) => proc.cpuSeconds(i.masterPid));
-    await proc.sleep(ctx.quick ? 1000 : 2000);
-    const idleSeconds = ctx.quick ? 1 : 2;
+    const idleSeconds = ctx.quick ? 0.5 : 2;
+    await proc.sleep(idleSeconds * 1000);
     for (const [k, inst] of insts.entries()) {
       inst.idleRss = proc.rssBytes(inst.masterPid);
       inst.idleCpuPerS = (proc.cpuSeconds(inst.masterPid) - idle0[k]) / idleSeconds;
