@@ -99,7 +99,7 @@ class Instance {
 
   async stop(graceMs = 5000) {
     await proc.stop(this.child, graceMs);
-    if (this.tmp) fs.rmSync(this.tmp, { recursive: true, force: true });
+    proc.rmTemp(this.tmp);
   }
 }
 
@@ -176,7 +176,7 @@ const pm2 = {
   async start({ port, workers, statsDir, env = {}, timeoutMs = 30000 }) {
     const n = workers === 'auto' ? autoWorkers() : Number(workers);
     // Each pm2-runtime gets its own PM2_HOME: its RPC sockets, pids and logs stay apart.
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-pm2-'));
+    const tmp = proc.mkdtemp('bench-pm2-');
     const t0 = proc.now();
     const child = proc.start(process.execPath, [PM2_RUNTIME, path.join(APPS, 'pm2.config.js')], {
       env: baseEnv({ PM2_HOME: tmp, PORT: String(port), HELLO_STATS_DIR: statsDir || '', BENCH_WORKERS: String(workers), ...env }),
@@ -188,7 +188,7 @@ const pm2 = {
       // mean n workers are listening.
       await seenPids(port, n, timeoutMs);
     } catch (err) {
-      fs.rmSync(tmp, { recursive: true, force: true });
+      proc.rmTemp(tmp);
       failStart(child, 'pm2', err);
     }
     inst.readyMs = proc.now() - t0;
@@ -207,7 +207,7 @@ const sockrun = {
   kind: 'shared',
   async start({ port, workers, statsDir, env = {}, adminPort, timeoutMs = 30000, extraArgs = [], logLevel = 'warn' }) {
     const n = workers === 'auto' ? autoWorkers() : Number(workers);
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sockrun-'));
+    const tmp = proc.mkdtemp('bench-sockrun-');
     const ctl = path.join(tmp, 'control.sock');
     const args = [SOCKRUN, '--workers', String(workers), '--listen', `127.0.0.1:${port}`, '--log-level', logLevel,
       '--control-socket', ctl, ...extraArgs];
@@ -228,7 +228,7 @@ const sockrun = {
         return s && s.state === 'READY' && s.workersReady >= n;
       }, { timeoutMs, intervalMs: 2, what: 'sockrun READY' });
     } catch (err) {
-      fs.rmSync(tmp, { recursive: true, force: true });
+      proc.rmTemp(tmp);
       failStart(child, 'sockrun', err);
     }
     inst.readyMs = proc.now() - t0;

@@ -9,8 +9,24 @@
  */
 const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
+const os = require('os');
+const path = require('path');
 
 const started = new Set();
+const tmpDirs = new Set();
+
+/** A temp directory that is removed at the end even on error (see killAll). */
+function mkdtemp(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.add(dir);
+  return dir;
+}
+
+function rmTemp(dir) {
+  if (!dir) return;
+  fs.rmSync(dir, { recursive: true, force: true });
+  tmpDirs.delete(dir);
+}
 
 /** Clock ticks per second for /proc/<pid>/stat utime and stime (getconf CLK_TCK). */
 const CLK_TCK = (() => {
@@ -189,10 +205,18 @@ async function stop(child, graceMs = 3000) {
   signal(-child.pid, 'SIGKILL');
 }
 
-/** Kills everything still running that the bench started. Synchronous: safe in 'exit'. */
+/** Kills everything still running that the bench started and removes its temp dirs. Synchronous: safe in 'exit'. */
 function killAll() {
   for (const child of started) killTree(child.pid, 'SIGKILL');
   started.clear();
+  for (const dir of tmpDirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* best effort at exit */
+    }
+  }
+  tmpDirs.clear();
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -211,5 +235,5 @@ async function waitFor(fn, { timeoutMs = 15000, intervalMs = 10, what = 'conditi
 
 module.exports = {
   CLK_TCK, start, run, children, tree, cpuSeconds, rssBytes, systemBusySeconds, selfAndReapedSeconds, alive, signal, killTree, stop, killAll,
-  sleep, now, waitFor, started,
+  sleep, now, waitFor, started, mkdtemp, rmTemp,
 };

@@ -5,12 +5,12 @@
  * process manager.
  */
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
+const proc = require('./proc');
 
 /** A fresh directory for one contender's workers. */
 function makeDir(label) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `bench-stats-${label}-`));
+  return proc.mkdtemp(`bench-stats-${label}-`);
 }
 
 /** {pid: served} for every worker that ever wrote into dir. */

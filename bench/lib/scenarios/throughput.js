@@ -132,7 +132,7 @@ async function runBlock(ctx, workers, names) {
   } finally {
     for (const inst of insts) {
       await inst.stop();
-      require('fs').rmSync(inst.statsDir, { recursive: true, force: true });
+      proc.rmTemp(inst.statsDir);
     }
   }
 }
