@@ -267,6 +267,15 @@ describe('the Cluster API beyond the README examples', () => {
     }
   });
 
+  test('new Cluster({shutdown: true}).listen() is a shutdown script too', async () => {
+    const { app } = await startExample('http-server.js');
+    const workers = app.workerPids();
+    expect((await runScript('shutdown-option.js', app.cwd)).status).toBe(0);
+    expect((await app.exited).code).toBe(ExitCode.OK);
+    expect(app.logs('control command').map((l) => l.cmd)).toEqual(['shutdown']);
+    expect(await allGone(workers)).toBe(true);
+  });
+
   test('stop() with no master running: a clear error and exit code 10, not a crash', async () => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'sockrun-c2-'));
     const r = await runScript('stop.js', cwd);
