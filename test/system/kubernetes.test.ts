@@ -159,29 +159,33 @@ describe('helm/sockrun', () => {
 
   test('the validator rejects a typo such as terminationGracePeriodSecond, at any depth, and wrong types', () => {
     const deployment = only<Deployment>(defaults, 'Deployment');
-    expect(validateObjects([deployment])).toEqual([]);
 
     const typo = clone(deployment) as unknown as { spec: { template: { spec: Record<string, unknown> } } };
     const pod = typo.spec.template.spec;
     pod.terminationGracePeriodSecond = pod.terminationGracePeriodSeconds;
     delete pod.terminationGracePeriodSeconds;
-    const problems = validateObjects([typo as unknown as K8sObject]);
-    expect(problems).toHaveLength(1);
-    expect(problems[0].message).toMatch(/spec\.template\.spec\.terminationGracePeriodSecond: .*'"?terminationGracePeriodSecond"?' does not exist/);
 
     const nested = clone(deployment);
     (appContainer(nested).securityContext as Record<string, unknown>).readOnlyRootFileSystem = true;
-    expect(validateObjects([nested]).map((p) => p.message).join('\n')).toMatch(/containers\[0\]\.securityContext\.readOnlyRootFileSystem/);
 
     const wrongType = clone(deployment);
     (appContainer(wrongType).ports![0] as { containerPort: unknown }).containerPort = '8080';
-    expect(validateObjects([wrongType]).map((p) => p.message).join('\n')).toMatch(/containerPort must be integer/);
 
     const monitor = clone(only(rendered.get(CI_VALUES[0])!, 'ServiceMonitor')) as unknown as { spec: { endpoints: Record<string, unknown>[] } };
     monitor.spec.endpoints[0].intervall = '15s';
-    expect(validateObjects([monitor as unknown as K8sObject]).map((p) => p.message).join('\n')).toMatch(/endpoints\[0\]\.intervall/);
 
-    expect(validateObjects([{ apiVersion: 'example.com/v1', kind: 'Widget' }])[0].message).toBe('no schema for example.com/v1 Widget');
+    // One batch (one compiler run), then the problems of each object.
+    const batch = [deployment, typo, nested, wrongType, monitor, { apiVersion: 'example.com/v1', kind: 'Widget' }] as K8sObject[];
+    const problems = validateObjects(batch);
+    const of = (i: number) => problems.filter((p) => p.index === i).map((p) => p.message);
+    expect(of(0)).toEqual([]);
+    expect(of(1)).toHaveLength(1);
+    expect(of(1)[0]).toMatch(/^spec\.template\.spec\.terminationGracePeriodSecond: .*'"?terminationGracePeriodSecond"?' does not exist in type 'IPodSpec'/);
+    expect(of(2).join('\n')).toMatch(/spec\.template\.spec\.containers\[0\]\.securityContext\.readOnlyRootFileSystem: /);
+    expect(of(3).join('\n')).toMatch(/containerPort must be integer/);
+    expect(of(4).join('\n')).toMatch(/spec\.endpoints\[0\]\.intervall: /);
+    expect(of(5)).toEqual(['no schema for example.com/v1 Widget']);
+    expect(problems.every((p) => p.index >= 0 && p.index < batch.length)).toBe(true);
   });
 
   test('values.schema.json refuses an unknown value, e.g. a typo of terminationGracePeriodSeconds', () => {
