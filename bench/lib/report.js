@@ -59,7 +59,7 @@ function svgChart({ title, subtitle, panels, legend }) {
   for (const key of legend) {
     parts.push(`<rect x="${lx}" y="54" width="12" height="12" fill="${COLORS[key] || '#777'}"/>`);
     parts.push(`<text x="${lx + 16}" y="64">${esc(key)}</text>`);
-    lx += 22 + key.length * 7.5;
+    lx += 34 + key.length * 7.5;
   }
   panels.forEach((p, pi) => {
     const y0 = top + pi * (panelH + 40) + 20;
@@ -103,16 +103,22 @@ function svgChart({ title, subtitle, panels, legend }) {
   return parts.join('\n') + '\n';
 }
 
+/** The top of the axis: 4 gridline steps of a round size (1, 2, 2.5 or 5 × 10^k). */
 function niceCeil(v) {
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+  const raw = v / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return 4 * m * p;
+  return 40 * p;
+}
+
+function trim(x, digits) {
+  return String(Number(x.toFixed(digits)));
 }
 
 function fmtAxis(v) {
-  if (v >= 1000) return `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)}k`;
-  if (v >= 10) return v.toFixed(0);
-  return v.toFixed(v >= 1 ? 1 : 2);
+  if (v >= 1000) return `${trim(v / 1000, 1)}k`;
+  if (v >= 10) return trim(v, 0);
+  return trim(v, 2);
 }
 
 function fmtShort(v) {
@@ -121,20 +127,26 @@ function fmtShort(v) {
   return v.toFixed(2);
 }
 
-/** The chart from throughput samples: req/s and master CPU s per run, by shape and worker count. */
+/**
+ * The chart from throughput samples: req/s, and the master's CPU as a share of one core during
+ * the run, by worker count and traffic shape. The single process has no master: it is left out
+ * of the CPU panel (its CPU is the server's).
+ */
 function throughputChart(samples, order, subtitle) {
-  const groupsFor = (f) => {
+  const workerOrder = ['1', '2', 'auto'];
+  const ws = [...new Set(samples.map((s) => s.workers))].sort((a, b) => workerOrder.indexOf(a) - workerOrder.indexOf(b));
+  const groupsFor = (f, contenders) => {
     const groups = [];
-    for (const w of [...new Set(samples.map((s) => s.workers))]) {
+    for (const w of ws) {
       for (const shape of ['keepalive', 'close']) {
         const bars = [];
-        for (const c of order) {
+        for (const c of contenders) {
           const xs = samples.filter((s) => s.workers === w && s.shape === shape && s.contender === c).map(f);
           if (!xs.length) continue;
           const sm = summary(xs);
           bars.push({ key: c, value: sm.median, min: sm.min, max: sm.max });
         }
-        if (bars.length) groups.push({ label: `${w} worker${w === '1' ? '' : 's'}, ${shape === 'close' ? 'new conn/req' : 'keep-alive'}`, bars });
+        if (bars.length) groups.push({ label: `${w === 'auto' ? 'auto' : w} worker${w === '1' ? '' : 's'}, ${shape === 'close' ? 'new conn' : 'keep-alive'}`, bars });
       }
     }
     return groups;
@@ -145,8 +157,12 @@ function throughputChart(samples, order, subtitle) {
     subtitle,
     legend,
     panels: [
-      { title: 'Throughput (median req/s; whiskers: min–max over reps)', unit: 'req/s', groups: groupsFor((s) => s.rps) },
-      { title: 'Master / primary / God process CPU during one run (s)', unit: 'CPU s per run', groups: groupsFor((s) => s.masterCpuS) },
+      { title: 'Throughput (median req/s; whiskers: min–max over reps)', unit: 'req/s', groups: groupsFor((s) => s.rps, order) },
+      {
+        title: 'CPU of the master / cluster primary / PM2 God process during the run (% of one core)',
+        unit: '% of one core',
+        groups: groupsFor((s) => (100 * s.masterCpuS) / (s.wrk.duration_us / 1e6), order.filter((c) => c !== 'single')),
+      },
     ],
   });
 }
