@@ -5,7 +5,7 @@
  * SCHED_NONE) and PM2, side by side in one run, on loopback.
  *
  *   node bench/run.js [--quick] [--only a,b] [--contenders a,b] [--reps N] [--seconds N]
- *                     [--connections N] [--out DIR]
+ *                     [--connections N] [--out DIR] [--update-readme]
  *
  * Scenarios (--only): throughput, reload, drain, respawn, metrics, startup.
  * Writes bench/results/<mode>.md, <mode>.json (raw samples) and <mode>.svg, and prints the tables.
@@ -29,12 +29,16 @@ const SCENARIOS = {
 };
 const CONTENDERS = ['single', 'cluster-rr', 'cluster-none', 'pm2', 'sockrun'];
 
+function usage(msg) {
+  return Object.assign(new Error(msg), { usage: true });
+}
+
 function parseArgs(argv) {
-  const o = { quick: false, only: Object.keys(SCENARIOS), contenders: CONTENDERS, out: path.join(__dirname, 'results') };
+  const o = { quick: false, updateReadme: false, only: Object.keys(SCENARIOS), contenders: CONTENDERS, out: path.join(__dirname, 'results') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      if (i + 1 >= argv.length) throw usage(`${a} needs a value`);
       return argv[++i];
     };
     if (a === '--quick') o.quick = true;
@@ -44,13 +48,15 @@ function parseArgs(argv) {
     else if (a === '--seconds') o.seconds = Number(val());
     else if (a === '--connections') o.connections = Number(val());
     else if (a === '--out') o.out = path.resolve(val());
+    else if (a === '--update-readme') o.updateReadme = true;
     else if (a === '-h' || a === '--help') {
-      process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 14).map((l) => l.replace(/^ \*\/? ?/, '')).join('\n') + '\n');
+      const doc = fs.readFileSync(__filename, 'utf8').split('\n');
+      process.stdout.write(doc.slice(3, doc.indexOf(' */')).map((l) => l.replace(/^ \* ?/, '')).join('\n') + '\n');
       process.exit(0);
-    } else throw new Error(`unknown argument ${a} (try --help)`);
+    } else throw usage(`unknown argument ${a} (try --help)`);
   }
-  for (const s of o.only) if (!SCENARIOS[s]) throw new Error(`unknown scenario ${s}: one of ${Object.keys(SCENARIOS).join(', ')}`);
-  for (const c of o.contenders) if (!CONTENDERS.includes(c)) throw new Error(`unknown contender ${c}: one of ${CONTENDERS.join(', ')}`);
+  for (const s of o.only) if (!SCENARIOS[s]) throw usage(`unknown scenario ${s}: one of ${Object.keys(SCENARIOS).join(', ')}`);
+  for (const c of o.contenders) if (!CONTENDERS.includes(c)) throw usage(`unknown contender ${c}: one of ${CONTENDERS.join(', ')}`);
   o.reps = o.reps || (o.quick ? 2 : 5);
   o.seconds = o.seconds || (o.quick ? 2 : 4);
   o.connections = o.connections || 50;
@@ -76,6 +82,9 @@ async function main() {
   const ctx = {
     quick: opts.quick, reps: opts.reps, seconds: opts.seconds, connections: opts.connections, threads: 2,
     wrkBin, log, contenders: opts.contenders,
+    // Throughput samples wait for a quiet machine (other jobs' bursts), within this budget for
+    // the whole run so it stays bounded in time.
+    quietBudget: { leftMs: opts.quick ? 5000 : 90000 },
   };
   const sections = [];
   const raw = { machine: m, mode, options: { ...opts, out: undefined }, scenarios: {} };
@@ -98,6 +107,7 @@ async function main() {
   }
   const elapsedS = (proc.now() - t0) / 1000;
   raw.elapsedS = elapsedS;
+  raw.quietBudgetLeftMs = ctx.quietBudget.leftMs;
   const command = `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim();
   const md = report.markdownReport({ machineLine, mode, elapsedS, sections, command });
 
@@ -110,8 +120,27 @@ async function main() {
     fs.writeFileSync(`${base}.svg`, report.throughputChart(tp.samples, CONTENDERS, `${m.cores} cores, Node ${m.node}, wrk -c${opts.connections}, ${opts.reps} reps × ${opts.seconds} s, ${m.date.slice(0, 10)}`));
   }
   process.stdout.write(`\n${md}\n`);
+  if (opts.updateReadme) {
+    updateReadme(path.join(__dirname, 'README.md'), md, path.relative(__dirname, base));
+    log('Updated the figures in bench/README.md');
+  }
   log(`Wrote ${path.relative(process.cwd(), base)}.{md,json${tp && tp.samples && tp.samples.length ? ',svg' : ''}} in ${elapsedS.toFixed(0)} s`);
   return sections.some((s) => s.error) ? 1 : 0;
+}
+
+/** Rewrites the figures between the markers in bench/README.md with this run's report. */
+function updateReadme(file, md, relBase) {
+  const text = fs.readFileSync(file, 'utf8');
+  const start = '<!-- bench:figures:start -->';
+  const end = '<!-- bench:figures:end -->';
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`${file} has no ${start} … ${end} block`);
+  // The report's own title and the '##' levels move one level down under "Latest figures".
+  const body = md.split('\n').slice(2).map((l) => (l.startsWith('#') ? `#${l}` : l)).join('\n').trim();
+  const chart = `![throughput and master CPU](${relBase}.svg)`;
+  const block = `${start}\nFrom [\`${relBase}.md\`](${relBase}.md) (raw samples: [\`${relBase}.json\`](${relBase}.json)).\n\n${chart}\n\n${body}\n${end}`;
+  fs.writeFileSync(file, text.slice(0, i) + block + text.slice(j + end.length));
 }
 
 /** Keeps the raw JSON small: 4 significant decimals are plenty for these measurements. */
@@ -132,7 +161,7 @@ main().then((code) => {
   proc.killAll();
   process.exitCode = code;
 }, (err) => {
-  log(`bench failed: ${err.stack || err}`);
+  log(err.usage ? `bench: ${err.message}` : `bench failed: ${err.stack || err}`);
   proc.killAll();
-  process.exitCode = 1;
+  process.exitCode = err.usage ? 2 : 1;
 });

@@ -164,6 +164,30 @@ function selfAndReapedSeconds() {
   }
 }
 
+/** Busy cores of the whole machine over windowMs. */
+async function busyCores(windowMs = 300) {
+  const a = systemBusySeconds();
+  const t = now();
+  await sleep(windowMs);
+  return (systemBusySeconds() - a) / ((now() - t) / 1000);
+}
+
+/**
+ * Waits until the machine is quiet (fewer than `threshold` busy cores over 300 ms) or the shared
+ * budget of waiting runs out, so that a sample does not start in the middle of someone else's
+ * burst. budget: {leftMs}; it is spent across the whole run so the run stays bounded.
+ */
+async function quietGate(budget, threshold = 0.3) {
+  const t0 = now();
+  let cores = await busyCores();
+  while (cores >= threshold && budget.leftMs > 0) {
+    const t = now();
+    cores = await busyCores();
+    budget.leftMs -= now() - t;
+  }
+  return { waitedMs: now() - t0, busyCores: cores };
+}
+
 function alive(pid) {
   try {
     process.kill(pid, 0);
@@ -235,5 +259,5 @@ async function waitFor(fn, { timeoutMs = 15000, intervalMs = 10, what = 'conditi
 
 module.exports = {
   CLK_TCK, start, run, children, tree, cpuSeconds, rssBytes, systemBusySeconds, selfAndReapedSeconds, alive, signal, killTree, stop, killAll,
-  sleep, now, waitFor, started, mkdtemp, rmTemp,
+  sleep, now, waitFor, started, mkdtemp, rmTemp, busyCores, quietGate,
 };

@@ -31,6 +31,7 @@ function cpuOf(pids) {
 }
 
 async function measure(ctx, inst, shape, rep, workersLabel) {
+  const gate = await proc.quietGate(ctx.quietBudget);
   const before = ws.read(inst.statsDir);
   const workerPids = inst.workerPids();
   const master = inst.masterPid;
@@ -65,7 +66,7 @@ async function measure(ctx, inst, shape, rep, workersLabel) {
     errors: r.errors, wrk: r,
     masterCpuS: masterCpu, masterCpuUsPerReq: (masterCpu * 1e6) / Math.max(1, r.requests),
     serverCpuS: all1 - all0, serverCpuUsPerReq: ((all1 - all0) * 1e6) / Math.max(1, r.requests),
-    masterRssPeak: rssPeak, otherCores,
+    masterRssPeak: rssPeak, otherCores, busyCoresBefore: gate.busyCores, waitedForQuietMs: gate.waitedMs,
     statsBefore: before,
   };
 }
