@@ -22,6 +22,7 @@ import type { MasterState } from '../master/lifecycle';
 import { DelegateHandler, DelegateRouter } from '../master/delegate';
 import { WorkerEnv } from '../protocol';
 import { DelegateOptions, delegate } from '../worker/delegate';
+import { inheritedSockets } from '../worker/runtime';
 import { ClusterOptions } from './options';
 import { controlRemoteMaster } from './remote';
 
@@ -135,8 +136,9 @@ export class Cluster extends EventEmitter {
     if (this.options.stop) return void this.stop();
     if (this.options.shutdown) return void this.shutdown();
 
-    const env = process.env;
-    if (env[WorkerEnv.SOCKETS] !== undefined) {
+    // A worker: spawned by a master (SOCKRUN_SOCKETS), or loaded by `sockrun --workers 0`, whose
+    // process has the worker runtime installed without that variable.
+    if (process.env[WorkerEnv.SOCKETS] !== undefined || inheritedSockets().length > 0) {
       this.currentRole = 'worker';
       // Required lazily: a worker never loads the master's modules, and the master never loads these.
       const { runWorker } = require('./worker-role') as typeof import('./worker-role');

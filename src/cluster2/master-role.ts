@@ -12,6 +12,7 @@ import type { DelegateRouter } from '../master/delegate';
 import type { WorkerHandle, ExitReason } from '../master/worker-handle';
 import type { MasterState } from '../master/lifecycle';
 import { parseListenFds } from '../sockets/listen-fds';
+import { failToStart } from './fail';
 import { ClusterOptions, clusterConfiguration } from './options';
 
 export function runMaster(cluster: Cluster, createApp: CreateApp, onListening: ((app?: Listenable | AppSpec[]) => void) | undefined, router: DelegateRouter): RoleRunner {
@@ -35,7 +36,7 @@ export function runMaster(cluster: Cluster, createApp: CreateApp, onListening: (
     });
     return run.master;
   });
-  started.catch((err: unknown) => fail(cluster, err));
+  started.catch((err: unknown) => failToStart(cluster, err));
 
   const control = async (cmd: 'stop' | 'shutdown'): Promise<void> => {
     const m = master ?? (await started);
@@ -81,18 +82,4 @@ function appPorts(createApp: CreateApp): Promise<(number | string)[] | undefined
       reject(err);
     }
   });
-}
-
-/** cluster2 exited with an error code when the port was busy, to fail start scripts; so do we. */
-function fail(cluster: Cluster, err: unknown): void {
-  if (cluster.listenerCount('error') > 0) {
-    cluster.emit('error', err);
-    return;
-  }
-  if (err instanceof SockrunError) {
-    process.stderr.write(`sockrun: ${err.message}\n`);
-    process.exit(err.exitCode);
-  }
-  process.stderr.write(`sockrun: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-  process.exit(1);
 }

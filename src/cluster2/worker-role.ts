@@ -21,6 +21,23 @@ export function runWorker(cluster: Cluster, createApp: CreateApp, onListening: (
   });
   process.on('SIGTERM', goodbye);
 
+  serveApps(cluster, createApp, onListening);
+
+  // The master owns the fleet: ask it by signal, as `kill` would. It is our parent, or this very
+  // process under `sockrun --workers 0` (no IPC channel then).
+  const master = process.send ? process.ppid : process.pid;
+  const ask = (sig: NodeJS.Signals) => async (): Promise<void> => {
+    process.kill(master, sig);
+  };
+  return { stop: ask('SIGQUIT'), shutdown: ask('SIGTERM') };
+}
+
+/**
+ * Calls the app callback and listens: `cb(server)` listens on the `port` option(s), cluster2's
+ * `cb([{app, port}])` on each app's own; the worker runtime maps each listen() to an inherited
+ * socket. Emits `listening` and runs `onListening` once every server listens.
+ */
+export function serveApps(cluster: Cluster, createApp: CreateApp, onListening: ((app?: Listenable | AppSpec[]) => void) | undefined): void {
   createApp((app) => {
     const specs: AppSpec[] = Array.isArray(app) ? app : [{ app, port: portsOf(cluster.options) }];
     const listens: Promise<void>[] = [];
@@ -36,10 +53,4 @@ export function runWorker(cluster: Cluster, createApp: CreateApp, onListening: (
       onListening?.(app);
     });
   });
-
-  // The master owns the fleet: ask it (our parent) by signal, as `kill` would.
-  const ask = (sig: NodeJS.Signals) => async (): Promise<void> => {
-    process.kill(process.ppid, sig);
-  };
-  return { stop: ask('SIGQUIT'), shutdown: ask('SIGTERM') };
 }

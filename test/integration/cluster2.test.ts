@@ -319,7 +319,21 @@ describe('cluster: false (single process)', () => {
     expect(r.headers.connection).toBe('close');
     expect((await app.exited).code).toBe(ExitCode.OK);
     expect(app.json.filter((l) => l.event === 'SIGTERM').map((l) => l.args)).toEqual([[{ pid: app.pid, type: 'master' }]]);
+    expect(app.json.filter((l) => l.event === 'shutdown-hook')).toHaveLength(1); // onShutdown hooks ran
+    expect(app.json.filter((l) => l.event === 'stopped').map((l) => l.args)).toEqual([[0]]);
     expect(isAlive(app.pid)).toBe(false);
+  });
+
+  test('the same script under `sockrun --workers 0`: the Cluster serves in the CLI\'s one process', async () => {
+    const port = await freePort();
+    const app = new App('', {
+      command: [process.execPath, path.join(__dirname, '..', '..', 'bin', 'sockrun.js'), '-w', '0', '-l', `127.0.0.1:${port}`,
+        path.join(__dirname, '..', 'fixtures', 'cluster2', 'http-server.js')],
+    });
+    await eventually(async () => (await request({ port }, '/').catch(() => ({ body: '' }))).body === 'hello', 10_000, 'serving');
+    expect(app.workerPids()).toEqual([]);
+    app.signal('SIGTERM');
+    expect((await app.exited).code).toBe(ExitCode.OK);
   });
 
   test('a busy port: one-line error, exit code 4', async () => {
@@ -328,7 +342,7 @@ describe('cluster: false (single process)', () => {
     try {
       const app = new App('single-process.js', { env: { PORT: String(port) } });
       expect((await app.exited).code).toBe(ExitCode.PORT_BUSY);
-      expect(app.err.trim()).toBe(`sockrun: 127.0.0.1:${port}: address already in use`);
+      expect(app.err.trim()).toBe(`sockrun: --listen 127.0.0.1:${port}: address already in use`);
     } finally {
       blocker.close();
     }
