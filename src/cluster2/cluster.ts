@@ -11,7 +11,8 @@
  * Which role `listen()` plays is decided once, from the environment:
  *  - in a sockrun worker (SOCKRUN_SOCKETS is set: spawned by a Cluster master, or by the
  *    `sockrun` CLI): it calls the app callback and the server serves on the inherited socket;
- *  - with `cluster: false`: the app runs in this one process and binds its port itself;
+ *  - with `cluster: false` (or zero workers): the app runs in this one process, which holds its
+ *    socket itself;
  *  - otherwise this process becomes the master: it holds the sockets and runs this script in
  *    the workers (master-role.ts).
  */
@@ -23,7 +24,7 @@ import { DelegateHandler, DelegateRouter } from '../master/delegate';
 import { WorkerEnv } from '../protocol';
 import { DelegateOptions, delegate } from '../worker/delegate';
 import { inheritedSockets } from '../worker/runtime';
-import { ClusterOptions } from './options';
+import { ClusterOptions, singleProcessRequested } from './options';
 import { controlRemoteMaster } from './remote';
 
 /** Anything with a listen() like net.Server, http.Server or an express app. */
@@ -145,7 +146,7 @@ export class Cluster extends EventEmitter {
       this.runner = runWorker(this, createApp, onListening);
       return;
     }
-    if (this.options.cluster === false) {
+    if (singleProcessRequested(this.options, process.env)) {
       this.currentRole = 'single';
       const { runSingleProcess } = require('./single-process') as typeof import('./single-process');
       this.runner = runSingleProcess(this, createApp, onListening, this.router);

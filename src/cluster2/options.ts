@@ -81,6 +81,17 @@ export function portsOf(options: ClusterOptions): (number | string)[] {
 }
 
 /**
+ * `cluster: false`, or zero workers (`noWorkers: 0`, `workers: 0`, SOCKRUN_WORKERS=0, with the
+ * usual precedence): the app runs in this one process (`--workers 0`).
+ */
+export function singleProcessRequested(options: ClusterOptions, env: NodeJS.ProcessEnv): boolean {
+  if (options.cluster === false) return true;
+  const fromEnv = env.SOCKRUN_WORKERS;
+  const workers = fromEnv !== undefined && fromEnv !== '' ? fromEnv : options.workers ?? options.noWorkers;
+  return workers !== undefined && String(workers).trim() === '0';
+}
+
+/**
  * Translates Cluster options into the raw sockrun options (the "config file" level of
  * resolveConfiguration). `adoptingSockets`: systemd socket activation or `fd` hands us the
  * sockets, so `port`/`host` bind nothing (cluster2 apps then need no change either).

@@ -336,6 +336,15 @@ describe('cluster: false (single process)', () => {
     expect((await app.exited).code).toBe(ExitCode.OK);
   });
 
+  test('zero workers (SOCKRUN_WORKERS=0 here) means the same: the README\'s HTTP example in one process', async () => {
+    const port = await freePort();
+    const app = new App('http-server.js', { env: { SOCKRUN_LISTEN: `127.0.0.1:${port}`, SOCKRUN_WORKERS: '0' } });
+    await eventually(async () => (await request({ port }, '/').catch(() => ({ body: '' }))).body === 'hello', 10_000, 'serving');
+    expect(app.workerPids()).toEqual([]);
+    app.signal('SIGTERM');
+    expect((await app.exited).code).toBe(ExitCode.OK);
+  });
+
   test('a busy port: one-line error, exit code 4', async () => {
     const blocker = net.createServer();
     const port = await new Promise<number>((r) => blocker.listen(0, '127.0.0.1', () => r((blocker.address() as net.AddressInfo).port)));

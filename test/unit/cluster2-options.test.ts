@@ -1,6 +1,6 @@
 /** How cluster2's options become a sockrun Configuration (src/cluster2/options.ts, DESIGN §10). */
 import * as path from 'node:path';
-import { clusterConfiguration, toRawOptions } from '../../src/cluster2/options';
+import { clusterConfiguration, singleProcessRequested, toRawOptions } from '../../src/cluster2/options';
 import { SockrunError } from '../../src/errors';
 
 const ARGV = ['/usr/bin/node', '/srv/app/server.js', '--flag', 'x'];
@@ -100,5 +100,15 @@ describe('cluster2 options → Configuration', () => {
 
   test('no script to run in the workers is a usage error', () => {
     expect(() => clusterConfiguration({}, {}, ['/usr/bin/node'], false, CWD)).toThrow('cannot tell which script to run in the workers');
+  });
+
+  test('one process: cluster: false, or zero workers however given (SOCKRUN_WORKERS first)', () => {
+    expect(singleProcessRequested({ cluster: false }, {})).toBe(true);
+    expect(singleProcessRequested({ noWorkers: 0 }, {})).toBe(true);
+    expect(singleProcessRequested({ workers: '0' }, {})).toBe(true);
+    expect(singleProcessRequested({}, { SOCKRUN_WORKERS: '0' })).toBe(true);
+    expect(singleProcessRequested({ noWorkers: 0 }, { SOCKRUN_WORKERS: '2' })).toBe(false);
+    expect(singleProcessRequested({}, {})).toBe(false);
+    expect(singleProcessRequested({ noWorkers: 4 }, {})).toBe(false);
   });
 });
