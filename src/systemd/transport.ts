@@ -1,14 +1,12 @@
 /**
  * How a notify datagram reaches `$NOTIFY_SOCKET`. Node has no AF_UNIX datagram sockets, so
- * this is the one place that touches a native module (the optional dependency
- * `node-unix-socket`) or, for abstract addresses, the `systemd-notify` binary.
+ * this is the one place that touches a native module (the optional dependency `unix-dgram`)
+ * or, for abstract addresses, the `systemd-notify` binary.
  *
- * Why two ways (measured with node-unix-socket 0.2.7, see systemd/README.md): its
- * DgramSocket.sendTo always passes the full 110-byte sockaddr_un. For a filesystem path the
- * kernel stops at the first NUL, so paths work. An abstract name is compared over the whole
- * length, so "\0name" padded with NULs is a *different* name from the "@name" that systemd (or
- * any receiver that binds the exact length) listens on: ECONNREFUSED. Two node-unix-socket
- * sockets can talk over abstract names only because both pad the same way.
+ * Why two ways (see systemd/README.md): unix-dgram copies the address with strncpy, so an
+ * abstract name ("\0name") arrives as an empty path and cannot be addressed. systemd itself
+ * always uses a filesystem path (/run/systemd/notify); abstract addresses come from other
+ * service managers and test tools, and go through `systemd-notify`.
  */
 import { execFile } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
@@ -25,42 +23,43 @@ export interface Transport {
 
 export type OpenResult = { ok: true; transport: Transport } | { ok: false; reason: string };
 
-/** The subset of node-unix-socket's DgramSocket we use. */
+/** The subset of unix-dgram's socket we use. send() calls back synchronously. */
 interface DgramSocketLike {
-  sendTo(buf: Buffer, offset: number, length: number, destPath: string, onWrite?: (err: Error | undefined) => void): void;
+  send(buf: Buffer, offset: number, length: number, destPath: string, onWrite?: (err: Error | undefined) => void): void;
   close(): void;
-  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'error' | 'congestion', listener: (err: Error) => void): unknown;
 }
-type DgramSocketCtor = new () => DgramSocketLike;
+type OpenSocket = () => DgramSocketLike;
 
 /** Opens the transport for a NOTIFY_SOCKET value (`/path` or `@abstract`). */
 export function openTransport(address: string, log: NotifyLog): OpenResult {
   if (address.startsWith('/')) {
     if (Buffer.byteLength(address) > 107) return { ok: false, reason: `socket path longer than sun_path (107 bytes)` };
-    const loaded = loadDgramSocket();
+    const loaded = loadUnixDgram();
     if (!loaded.ok) return loaded;
-    return { ok: true, transport: new DgramTransport(loaded.DgramSocket, address, log) };
+    return { ok: true, transport: new DgramTransport(loaded.openSocket, address, log) };
   }
   if (address.startsWith('@') && address.length > 1) {
     const binary = findOnPath('systemd-notify');
     if (!binary) {
-      return { ok: false, reason: 'abstract NOTIFY_SOCKET needs the systemd-notify binary (node-unix-socket cannot address abstract names)' };
+      return { ok: false, reason: 'abstract NOTIFY_SOCKET needs the systemd-notify binary (unix-dgram cannot address abstract names)' };
     }
     return { ok: true, transport: new SystemdNotifyTransport(binary, address, log) };
   }
   return { ok: false, reason: 'NOTIFY_SOCKET is neither an absolute path nor an @abstract name' };
 }
 
-function loadDgramSocket(): { ok: true; DgramSocket: DgramSocketCtor } | { ok: false; reason: string } {
+function loadUnixDgram(): { ok: true; openSocket: OpenSocket } | { ok: false; reason: string } {
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const mod = require('node-unix-socket') as { DgramSocket?: DgramSocketCtor };
-    if (typeof mod.DgramSocket !== 'function') return { ok: false, reason: 'node-unix-socket has no DgramSocket' };
-    return { ok: true, DgramSocket: mod.DgramSocket };
+    const mod = require('unix-dgram') as { createSocket?: (type: 'unix_dgram') => DgramSocketLike };
+    if (typeof mod.createSocket !== 'function') return { ok: false, reason: 'unix-dgram has no createSocket' };
+    const create = mod.createSocket;
+    return { ok: true, openSocket: () => create('unix_dgram') };
   } catch (err) {
     return {
       ok: false,
-      reason: `optional dependency node-unix-socket is not installed or failed to load (${(err as Error).message.split('\n')[0]})`,
+      reason: `optional dependency unix-dgram is not installed or failed to load (${(err as Error).message.split('\n')[0]})`,
     };
   }
 }
@@ -78,10 +77,10 @@ class FailureLog {
 }
 
 /**
- * A filesystem-path NOTIFY_SOCKET through node-unix-socket. An open DgramSocket keeps the event
- * loop alive and has no unref(), so the socket lives only while sends are in flight: opened on
- * the first send, closed when the last callback has fired. sendmsg(2) happens synchronously in
- * sendTo, so messages keep their order.
+ * A filesystem-path NOTIFY_SOCKET through unix-dgram. An open socket keeps the event loop alive
+ * and has no unref(), so the socket lives only while sends are in flight: opened on the first
+ * send, closed when the last callback has fired. sendto(2) happens synchronously in send(), so
+ * messages keep their order.
  */
 class DgramTransport implements Transport {
   readonly kind = 'path';
@@ -90,7 +89,7 @@ class DgramTransport implements Transport {
   private closed = false;
   private readonly failures: FailureLog;
 
-  constructor(private readonly DgramSocket: DgramSocketCtor, private readonly address: string, log: NotifyLog) {
+  constructor(private readonly openSocket: OpenSocket, private readonly address: string, log: NotifyLog) {
     this.failures = new FailureLog(log, address);
   }
 
@@ -99,17 +98,19 @@ class DgramTransport implements Transport {
     const buf = Buffer.from(message, 'utf8');
     try {
       if (!this.socket) {
-        const socket = new this.DgramSocket();
+        const socket = this.openSocket();
         socket.on('error', (err) => {
-          // node-unix-socket closes the socket before emitting 'error': open a fresh one next time.
           this.failures.report(err, message);
-          if (this.socket === socket) this.socket = undefined;
+          if (this.socket === socket) this.release(socket);
         });
+        // The manager's queue is full (EAGAIN): this datagram is lost; the next STATUS or
+        // WATCHDOG repeats the state.
+        socket.on('congestion', () => this.failures.report(new Error('notify socket congested'), message));
         this.socket = socket;
       }
       const socket = this.socket;
       this.inFlight++;
-      socket.sendTo(buf, 0, buf.length, this.address, (err) => {
+      socket.send(buf, 0, buf.length, this.address, (err) => {
         this.inFlight--;
         if (err) this.failures.report(err, message);
         if (this.inFlight === 0) this.release(socket);

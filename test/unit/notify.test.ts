@@ -71,15 +71,14 @@ class PythonReceiver {
   }
 }
 
-/** node-unix-socket as the receiver, bound to a filesystem path. */
+/** unix-dgram as the receiver, bound to a filesystem path. */
 class NodeReceiver {
   readonly got: string[] = [];
-  private readonly socket: { bind(p: string): void; close(): void; on(e: 'data', l: (b: Buffer) => void): void };
+  private readonly socket: { bind(p: string): void; close(): void };
   constructor(path: string) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const { DgramSocket } = require('node-unix-socket');
-    this.socket = new DgramSocket();
-    this.socket.on('data', (buf: Buffer) => void this.got.push(buf.toString()));
+    const unix = require('unix-dgram');
+    this.socket = unix.createSocket('unix_dgram', (buf: Buffer) => void this.got.push(buf.toString()));
     this.socket.bind(path);
   }
   async waitFor(n: number, ms = 3000): Promise<string[]> {
@@ -125,8 +124,8 @@ describe('outside systemd', () => {
   test('a missing native module disables notify with one warning, and never throws', () => {
     const log = recordingLog();
     jest.isolateModules(() => {
-      jest.doMock('node-unix-socket', () => {
-        throw new Error("Cannot find module 'node-unix-socket'");
+      jest.doMock('unix-dgram', () => {
+        throw new Error("Cannot find module 'unix-dgram'");
       });
       // eslint-disable-next-line @typescript-eslint/no-var-requires
       const isolated = require('../../src/systemd/notify') as typeof import('../../src/systemd/notify');
@@ -136,13 +135,13 @@ describe('outside systemd', () => {
       n.startWatchdog(() => true);
       n.close();
     });
-    jest.dontMock('node-unix-socket');
+    jest.dontMock('unix-dgram');
     expect(log.warns).toEqual(['sd_notify is off: systemd will not hear READY/STATUS/WATCHDOG from sockrun']);
   });
 });
 
 describe('sd_notify to a filesystem path', () => {
-  test('a node-unix-socket receiver gets exactly the expected datagrams, in order', async () => {
+  test('a unix-dgram receiver gets exactly the expected datagrams, in order', async () => {
     const path = join(dir, 'notify-node.sock');
     const receiver = new NodeReceiver(path);
     const n = createNotifier({ NOTIFY_SOCKET: path }, recordingLog());
@@ -238,23 +237,23 @@ describe('sd_notify to an abstract @address', () => {
     }
   });
 
-  it('node-unix-socket itself cannot reach an exact-length abstract name (why the fallback exists)', async () => {
-    // If this starts failing, node-unix-socket fixed its sockaddr length: drop the systemd-notify fallback.
+  it('unix-dgram itself cannot address an abstract name (why the fallback exists)', async () => {
+    // If this starts failing, unix-dgram learnt abstract addresses: drop the systemd-notify fallback.
     const address = `@sockrun-canary-${process.pid}`;
     const receiver = await PythonReceiver.start(address);
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const { DgramSocket } = require('node-unix-socket');
-      const s = new DgramSocket();
+      const s = require('unix-dgram').createSocket('unix_dgram');
+      s.on('error', () => {});
       const err = await new Promise<Error | undefined>((resolve) => {
         try {
-          s.sendTo(Buffer.from('READY=1'), 0, 7, '\0' + address.slice(1), resolve);
+          s.send(Buffer.from('READY=1'), 0, 7, '\0' + address.slice(1), resolve);
         } catch (e) {
           resolve(e as Error);
         }
       });
       s.close();
-      expect(err?.message).toMatch(/refused/i);
+      expect(err).toBeDefined();
       await sleep(50);
       expect(receiver.got).toEqual([]);
     } finally {
