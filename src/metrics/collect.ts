@@ -20,7 +20,7 @@ export interface CollectedWorker {
 export interface CollectorSource {
   liveWorkers(): CollectedWorker[];
   on(event: 'message', listener: (w: CollectedWorker, m: unknown) => void): unknown;
-  on(event: 'exit', listener: (w: CollectedWorker) => void): unknown;
+  on(event: 'exit' | 'listening', listener: (w: CollectedWorker) => void): unknown;
   off(event: string, listener: (...args: any[]) => void): unknown;
 }
 
@@ -48,6 +48,12 @@ export class WorkerCollector {
   private inFlight: Promise<RoundResult> | undefined;
   private readonly onMessage = (w: CollectedWorker, m: unknown) => this.answer(w, m as WorkerMessage);
   private readonly onExit = (w: CollectedWorker) => this.exited(w);
+  /**
+   * A worker that starts listening is asked once at once (id 0, before any round): the master
+   * then has its values from the start, and the worker knows to send its final values when it
+   * drains, even if no scrape came during its life.
+   */
+  private readonly onListening = (w: CollectedWorker) => w.send({ type: 'sockrun:collect-metrics', id: 0 });
 
   constructor(
     private readonly source: CollectorSource,
@@ -56,6 +62,7 @@ export class WorkerCollector {
   ) {
     source.on('message', this.onMessage);
     source.on('exit', this.onExit);
+    source.on('listening', this.onListening);
   }
 
   /** Asks every listening or draining worker; resolves when all answered or at the deadline. Never rejects. */
@@ -67,6 +74,7 @@ export class WorkerCollector {
   close(): void {
     this.source.off('message', this.onMessage);
     this.source.off('exit', this.onExit);
+    this.source.off('listening', this.onListening);
     this.round?.finish();
   }
 

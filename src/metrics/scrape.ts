@@ -38,7 +38,7 @@ export class Scrape implements MetricsRenderer {
       this.lastWarnAt = Date.now();
       this.log.warn({ asked: round.asked, failed: round.failed, reasons: round.reasons }, 'metrics scrape partial: workers missing keep their previous values');
     }
-    const own = parseFamilies(await this.own.registry.getMetricsAsJSON()).map(lintClean);
+    const own = parseFamilies(await this.own.registry.getMetricsAsJSON()).filter(lintClean);
     let app: MetricFamily[] = [];
     try {
       app = this.appFamilies(new Set(own.map((f) => f.name)));
@@ -69,11 +69,12 @@ export class Scrape implements MetricsRenderer {
 }
 
 /**
- * prom-client's default metrics name three gauges `nodejs_active_*_total`, which promtool
- * rejects ("non-counter metrics should not have _total suffix"); sockrun's output passes it,
- * so the master's copies drop the suffix (sockrun_master_nodejs_active_handles). The app's
- * own copies keep prom-client's names: dashboards built on them must keep working.
+ * prom-client's default metrics include three gauges named `nodejs_active_*_total`, which
+ * promtool rejects ("non-counter metrics should not have _total suffix"). sockrun's output
+ * passes promtool, so the master's copies are left out: their by-type siblings
+ * (sockrun_master_nodejs_active_handles{type}, …) carry the same numbers. The app's own copies
+ * keep prom-client's names: dashboards built on them must keep working.
  */
-function lintClean(f: MetricFamily): MetricFamily {
-  return f.type !== 'counter' && f.name.endsWith('_total') ? { ...f, name: f.name.slice(0, -'_total'.length) } : f;
+function lintClean(f: MetricFamily): boolean {
+  return f.type === 'counter' || !f.name.endsWith('_total');
 }

@@ -39,7 +39,7 @@ export function installWorkerMetrics({ onMasterMessage, sendToMaster, onShutdown
     );
   });
   onShutdown(async () => {
-    // Without an admin port nobody ever asks: no final report either.
+    // Without an admin port nobody ever asks (with one, the master asks as soon as we listen).
     if (!asked) return;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), FINAL_REPORT_TIMEOUT_MS).unref()));
