@@ -132,6 +132,9 @@ __boot)    # assemble the root under $ROOT, pivot into it, become systemd
     mkdir "$SD/scratch/upper" "$SD/scratch/work"
     m -t overlay -o "lowerdir=/var,upperdir=$SD/scratch/upper,workdir=$SD/scratch/work" overlay "$ROOT/var"
     mkdir -p "$ROOT$SD" 2>/dev/null || true; m --bind "$SD" "$ROOT$SD"
+    # Host directories the tests need at their own path (the repository), read-only, above the
+    # private /tmp and /run: RO_BINDS="/path/a /path/b".
+    for d in ${RO_BINDS:-}; do mkdir -p "$ROOT$d" 2>/dev/null || true; m --bind "$d" "$ROOT$d"; m -o remount,bind,ro "$ROOT$d"; done
     m --bind "$SD/units" "$ROOT/etc/systemd/system"        # only our units and enablements
     m -o bind,ro "$SD/vendor" "$ROOT/usr/lib/systemd/system"
     m -o bind,ro "$SD/empty" "$ROOT/usr/lib/systemd/system-generators"

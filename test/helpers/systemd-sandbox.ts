@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const SCRIPT = join(__dirname, 'systemd-sandbox.sh');
+const REPO_ROOT = join(__dirname, '..', '..');
 const CGROUP2_MAGIC = 0x63677270;
 
 /** Whether this machine can boot the sandbox, and if not, why. */
@@ -88,10 +89,13 @@ export class SystemdSandbox {
     if (!/^[A-Za-z0-9_-]{1,40}$/.test(name)) throw new Error(`sandbox name "${name}" must be [A-Za-z0-9_-]{1,40}`);
     const dir = mkdtempSync(join(tmpdir(), `sockrun-sd-${name}-`));
     const t0 = Date.now();
-    const up = await run('bash', [SCRIPT, 'up'], { env: { ...process.env, SD: dir, NAME: name } as Record<string, string>, timeoutMs: 90_000, allowFailure: true });
+    // The repository must be visible inside at its own path even when it lives under /tmp,
+    // which the sandbox replaces with a private tmpfs (CI clones wherever it likes).
+    const env = { ...process.env, SD: dir, NAME: name, RO_BINDS: REPO_ROOT } as Record<string, string>;
+    const up = await run('bash', [SCRIPT, 'up'], { env, timeoutMs: 90_000, allowFailure: true });
     if (up.code !== 0) {
       // Whatever got half-started must not outlive us.
-      await run('bash', [SCRIPT, 'down'], { env: { ...process.env, SD: dir, NAME: name } as Record<string, string>, timeoutMs: 30_000, allowFailure: true });
+      await run('bash', [SCRIPT, 'down'], { env, timeoutMs: 30_000, allowFailure: true });
       throw new Error(`systemd sandbox ${name} failed to boot (exit ${up.code}):\n${up.stderr}`);
     }
     const sandbox = new SystemdSandbox(name, dir, Number(up.stdout.trim().split('\n').pop()));
@@ -105,6 +109,17 @@ export class SystemdSandbox {
   }
 
   /** Runs a command inside every namespace of the sandbox (as root, cwd /). */
+  /**
+   * `kill -SIG pid` inside the sandbox, refusing anything but a positive pid: a unit that failed
+   * to start reports MainPID=0, and `kill 0` would signal the caller's whole process group —
+   * jest and the CI shell around it.
+   */
+  signal(pid: string | number, signal: string): Promise<ExecResult> {
+    const n = Number(pid);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`refusing to send SIG${signal} to pid "${pid}" (not a running process)`);
+    return this.exec(['kill', `-${signal}`, String(n)]);
+  }
+
   exec(argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
     this.assertUp();
     const envArgs = options.env ? ['env', ...Object.entries(options.env).map(([k, v]) => `${k}=${v}`)] : [];

@@ -113,7 +113,7 @@ describeWithSystemd('sd_notify from sockrun under a real systemd', () => {
   test('a loop that declares itself unhealthy stops WATCHDOG=1 and systemd kills it (Result=watchdog)', async () => {
     const { MainPID } = await show('MainPID');
     const t0 = Date.now();
-    await sd.exec(['kill', '-USR2', MainPID]);
+    await sd.signal(MainPID, 'USR2');
     const p = await sd.waitForShow('notifyapp.service', ['ActiveState', 'Result'], (s) => s.ActiveState === 'failed', 10_000);
     console.log(`watchdog fired ${Date.now() - t0} ms after the loop went unhealthy`);
     expect(p.Result).toBe('watchdog');
@@ -124,7 +124,7 @@ describeWithSystemd('sd_notify from sockrun under a real systemd', () => {
     await curl();
     const { MainPID } = await sd.waitForShow('notifyapp.service', ['ActiveState', 'MainPID'], (s) => s.ActiveState === 'active');
     const t0 = Date.now();
-    await sd.exec(['kill', '-STOP', MainPID]);
+    await sd.signal(MainPID, 'STOP');
     const p = await sd.waitForShow('notifyapp.service', ['ActiveState', 'Result'], (s) => s.ActiveState === 'failed', 10_000);
     console.log(`watchdog fired ${Date.now() - t0} ms after SIGSTOP`);
     expect(p.Result).toBe('watchdog');

@@ -38,7 +38,8 @@ function testUnits(): { socket: string; service: string } {
   const service = readFileSync(join(REPO, 'systemd/app.service'), 'utf8')
     .replace(/^ExecStart=.*$/m, `ExecStart=${NODE} ${SOCKRUN} --workers ${WORKERS} --graceful-timeout 15s --ping-interval 250ms ${APP}`)
     .replace(/^ExecReload=.*$/m, `ExecReload=${NODE} ${SOCKRUN} reload --pid $MAINPID`)
-    .replace(/^WorkingDirectory=.*$/m, `WorkingDirectory=${REPO}`)
+    // DynamicUser= implies PrivateTmp=: a checkout under /tmp (CI clones anywhere) must be bound in.
+    .replace(/^WorkingDirectory=.*$/m, `WorkingDirectory=${REPO}\nBindReadOnlyPaths=${REPO}`)
     .replace(/^WatchdogSec=.*$/m, `WatchdogSec=${WATCHDOG_SEC}`)
     .replace(/^TimeoutStopSec=.*$/m, 'TimeoutStopSec=30')
     .replace(/^TimeoutStartSec=.*$/m, 'TimeoutStartSec=20')
@@ -128,7 +129,7 @@ describeWithSystemd('sockrun under a real systemd (socket activation, reload, st
   test('a worker crash is handled by sockrun, not by systemd restarting the unit', async () => {
     const before = await show('MainPID', 'NRestarts');
     const [victim] = await workerPids(before.MainPID);
-    await sd.exec(['kill', '-KILL', String(victim)]);
+    await sd.signal(victim, 'KILL');
     const end = Date.now() + 15_000;
     let workers: number[] = [];
     while (Date.now() < end) {
@@ -208,7 +209,7 @@ describeWithSystemd('sockrun under a real systemd (socket activation, reload, st
     await load('once', 1); // socket activation again after the stop
     const before = await waitActive();
     const t0 = Date.now();
-    await sd.exec(['kill', '-STOP', before.MainPID]);
+    await sd.signal(before.MainPID, 'STOP');
     const after = await sd.waitForShow('app.service', ['ActiveState', 'SubState', 'MainPID', 'NRestarts'],
       (s) => s.NRestarts === '1' && s.ActiveState === 'active' && s.SubState === 'running' && s.MainPID !== before.MainPID, 30_000);
     console.log(`watchdog: master SIGSTOPped, replaced after ${Date.now() - t0} ms (WatchdogSec=${WATCHDOG_SEC})`);
