@@ -72,6 +72,7 @@ describe('sockets', () => {
       expect((await request({ port: p2 }, '/')).body).toMatch(/^second \d+/);
       expect(out).toContain('http=127.0.0.1:' + p1 + ' (systemd fd 3)');
       expect(out).toContain('second=127.0.0.1:' + p2 + ' (systemd fd 4)');
+      await eventually(() => out.includes('"msg":"ready"'), 15_000, 'every worker listening');
       const pids = await pidsSeen({ port: p1 }, 60);
       expect(pids.size).toBe(2);
     } finally {
