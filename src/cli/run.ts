@@ -11,7 +11,7 @@ import { SockrunError, usageError } from '../errors';
 import { createLogger } from '../log';
 import { Master } from '../master/master';
 import { usableCpus } from '../master/cpus';
-import { HeldSocket, adoptFd, bindSocket } from '../sockets/hold';
+import { gatherSockets } from '../sockets/gather';
 import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
 import { controlSocketPath } from '../control/paths';
 import { startControlServer } from '../control/server';
@@ -38,10 +38,15 @@ export async function startMaster(
     throw new SockrunError('SOCKRUN_ERR_APP_NOT_FOUND', `app ${config.app} not found (${app})`);
   }
   const log = createLogger(config.logLevel, config.logFormat);
-  const sockets = await gatherSockets(config);
+  const fromSystemd = parseListenFds(process.env, process.pid);
+  unsetListenEnv(process.env);
+  const sockets = await gatherSockets(fromSystemd, config);
+  if (sockets.length === 0) {
+    throw usageError('no socket to serve: give --listen ADDR or --fd N, or run under systemd socket activation');
+  }
   const workers = config.workers === 'auto' ? usableCpus() : config.workers;
   if (config.pidFile) writePidFile(config.pidFile);
-  if (workers === 0) return runSingleProcess(config, app, sockets.map((s, i) => ({ ...s, fd: 3 + i })), log);
+  if (workers === 0) return runSingleProcess(config, app, sockets, log);
 
   const master = new Master({
     app,
@@ -75,20 +80,6 @@ export async function startMaster(
     return code;
   });
   return { master, finished };
-}
-
-/** DESIGN §2, in order of precedence: systemd socket activation, --fd, then our own binds. */
-async function gatherSockets(config: Configuration): Promise<HeldSocket[]> {
-  const fromSystemd = parseListenFds(process.env, process.pid);
-  unsetListenEnv(process.env);
-  const held: Omit<HeldSocket, 'fd'>[] = [];
-  for (const fd of fromSystemd) held.push(adoptFd(fd, 'systemd'));
-  for (const fd of config.fds) held.push(adoptFd(fd, '--fd'));
-  for (const { name, address } of config.listen) held.push(await bindSocket(address, name));
-  if (held.length === 0) {
-    throw usageError('no socket to serve: give --listen ADDR or --fd N, or run under systemd socket activation');
-  }
-  return held.map((s) => ({ ...s, fd: -1 }));
 }
 
 function writePidFile(file: string): void {

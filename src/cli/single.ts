@@ -12,22 +12,15 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';
 import { ExitCode } from '../errors';
-import { WorkerEnv } from '../protocol';
-import { HeldSocket, socketInfo } from '../sockets/hold';
-import { drain, installWorkerRuntime } from '../worker/runtime';
+import type { HeldSocket } from '../sockets/hold';
+import { drainAfterDelay, installInProcessRuntime } from '../worker/in-process';
 
 // A real dynamic import (CommonJS output would turn `import()` into `require()`), so that ESM
 // apps load as well as CommonJS ones.
 const importModule = new Function('url', 'return import(url)') as (url: string) => Promise<unknown>;
 
 export async function runSingleProcess(config: Configuration, app: string, sockets: HeldSocket[], log: Logger): Promise<never> {
-  // The app's servers take over the master's descriptors directly (no spawn, no renumbering).
-  const env = {
-    ...process.env,
-    [WorkerEnv.SOCKETS]: JSON.stringify(sockets.map((s) => ({ ...socketInfo(s), fd: s.handle.fd }))),
-    [WorkerEnv.IDLE_TIMEOUT_MS]: String(config.idleTimeoutMs),
-  };
-  installWorkerRuntime(env, { handleSignals: false });
+  installInProcessRuntime(config, sockets);
   let draining = false;
   const onStop = (signal: NodeJS.Signals) => {
     if (draining) {
@@ -36,13 +29,10 @@ export async function runSingleProcess(config: Configuration, app: string, socke
     }
     draining = true;
     log.info({ signal, state: 'DRAINING', drainDelayMs: config.drainDelayMs }, 'draining');
-    setTimeout(() => {
-      setTimeout(() => {
-        log.warn({ gracefulTimeoutMs: config.gracefulTimeoutMs }, 'still busy at the graceful timeout; exiting');
-        process.exit(ExitCode.DRAIN_FORCED);
-      }, config.gracefulTimeoutMs).unref();
-      void drain(signal);
-    }, config.drainDelayMs).unref();
+    drainAfterDelay(config, signal, (code) => {
+      log.warn({ gracefulTimeoutMs: config.gracefulTimeoutMs }, 'still busy at the graceful timeout; exiting');
+      process.exit(code);
+    });
   };
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);

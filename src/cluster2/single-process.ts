@@ -11,11 +11,13 @@ import type { AppSpec, Cluster, CreateApp, Listenable, RoleRunner } from './clus
 import { ExitCode } from '../errors';
 import { resolveConfiguration } from '../config/resolve';
 import type { DelegateRouter, Peer } from '../master/delegate';
-import { WorkerEnv, isMasterMessage } from '../protocol';
-import { HeldSocket, adoptFd, bindSocket, socketInfo } from '../sockets/hold';
+import { isMasterMessage } from '../protocol';
+import type { HeldSocket } from '../sockets/hold';
+import { gatherSockets } from '../sockets/gather';
 import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
 import { useInProcessMaster } from '../worker/delegate';
-import { drain, installWorkerRuntime, onShutdown } from '../worker/runtime';
+import { onShutdown } from '../worker/runtime';
+import { drainAfterDelay, installInProcessRuntime } from '../worker/in-process';
 import { failToStart } from './fail';
 import { toRawOptions } from './options';
 import { serveApps } from './worker-role';
@@ -41,12 +43,7 @@ export function runSingleProcess(
   const deliver = useInProcessMaster({ send: (request) => setImmediate(() => router.receive(self, request)) });
 
   const started = holdSockets(cluster).then(({ config, sockets }) => {
-    installWorkerRuntime({
-      ...process.env,
-      [WorkerEnv.SOCKETS]: JSON.stringify(sockets.map((s) => ({ ...socketInfo(s), fd: s.handle.fd }))),
-      [WorkerEnv.IDLE_TIMEOUT_MS]: String(config.idleTimeoutMs),
-      ...(config.ecvOnAppPort ? { [WorkerEnv.ECV_ON_APP_PORT]: '1' } : {}),
-    }, { handleSignals: false });
+    installInProcessRuntime(config, sockets);
     onShutdown(() => {
       exiting = true;
       cluster.emit('stopped', ExitCode.OK);
@@ -68,10 +65,7 @@ export function runSingleProcess(
     draining = true;
     const config = await started;
     cluster.emit('state', 'DRAINING', 'READY');
-    setTimeout(() => {
-      setTimeout(() => exit(ExitCode.DRAIN_FORCED), config.gracefulTimeoutMs).unref();
-      void drain('shutdown');
-    }, config.drainDelayMs).unref();
+    drainAfterDelay(config, 'shutdown', exit);
   };
   const onSignal = (sig: NodeJS.Signals) => {
     cluster.emit(sig, info);
@@ -89,9 +83,5 @@ async function holdSockets(cluster: Cluster): Promise<{ config: ReturnType<typeo
   unsetListenEnv(process.env);
   const adopting = fromSystemd.length > 0 || cluster.options.fd !== undefined || Boolean(process.env.SOCKRUN_FD);
   const config = resolveConfiguration({}, process.env, toRawOptions(cluster.options, adopting), process.argv[1] ?? '', []);
-  const held: Omit<HeldSocket, 'fd'>[] = [];
-  for (const fd of fromSystemd) held.push(adoptFd(fd, 'systemd'));
-  for (const fd of config.fds) held.push(adoptFd(fd, '--fd'));
-  for (const { name, address } of config.listen) held.push(await bindSocket(address, name));
-  return { config, sockets: held.map((s) => ({ ...s, fd: s.handle.fd })) };
+  return { config, sockets: await gatherSockets(fromSystemd, config) };
 }
