@@ -26,7 +26,7 @@ async function stopStart(holder) {
 async function run(ctx) {
   const names = ORDER.filter((n) => ctx.contenders.includes(n));
   const shapes = ctx.quick ? ['close'] : ['close', 'keepalive'];
-  const reps = ctx.quick ? 1 : 3;
+  const reps = ctx.quick ? 1 : 2;
   // The load must outlast the slowest reload (pm2 reload took 2–3 s on 2 busy cores).
   const seconds = ctx.quick ? 4 : 6;
   const triggerAfterMs = ctx.quick ? 700 : 1500;
