@@ -44,7 +44,7 @@ async function seenPids(port, n, timeoutMs) {
     const r = await get(port, '/', { timeoutMs: 1000 });
     if (r.ok && r.headers['x-pid']) seen.add(Number(r.headers['x-pid']));
     return seen.size >= n;
-  }, { timeoutMs, intervalMs: 2, what: `${n} workers answering on :${port}` });
+  }, { timeoutMs, intervalMs: 5, what: `${n} workers answering on :${port}` });
   return seen;
 }
 
@@ -226,7 +226,7 @@ const sockrun = {
         const r = fs.existsSync(ctl) ? await control(ctl, 'status', 1000) : null;
         const s = r && r.status;
         return s && s.state === 'READY' && s.workersReady >= n;
-      }, { timeoutMs, intervalMs: 2, what: 'sockrun READY' });
+      }, { timeoutMs, intervalMs: 5, what: 'sockrun READY' });
     } catch (err) {
       proc.rmTemp(tmp);
       failStart(child, 'sockrun', err);

@@ -2,7 +2,7 @@
 /**
  * Startup: time from exec to READY (every worker listening), with 2 and 16 workers.
  * READY is each contender's own honest signal: sockrun's master state READY with every worker
- * listening (control socket status, polled every 2 ms); the cluster primary's "READY" line, printed
+ * listening (control socket status, polled every 5 ms); the cluster primary's "READY" line, printed
  * when every worker emitted 'listening'; for PM2, answers from N distinct worker pids (its
  * round-robin hands successive connections to successive listening workers); for a single
  * process, its first answer.

@@ -149,13 +149,13 @@ function tables(samples, order) {
   const pick = (xs, shape, f) => xs.filter((s) => s.shape === shape).map(f);
   const t1 = ['| workers | contender | keep-alive req/s | p50 ms | p99 ms | new conn/req req/s | p50 ms | p99 ms | errors | other load, cores |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
-  const t2 = ['| workers | contender | master CPU s/run, keep-alive | master CPU s/run, new conn | master µs/req, new conn | master RSS idle | master RSS peak | all-process CPU µs/req, new conn | busiest worker share, keep-alive | busiest worker share, new conn |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const t2 = ['| workers | contender | master CPU s/run, keep-alive | master CPU s/run, new conn | master µs/req, new conn | master CPU idle, % of a core | master RSS idle | master RSS under load (max) | all-process CPU µs/req, new conn | busiest worker share, keep-alive | busiest worker share, new conn |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const { w, c, mine } of groups) {
     const errs = mine.reduce((a, s) => a + s.errors, 0);
     t1.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.rps))} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.p50Ms), 2)} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.p99Ms), 1)} | ${fmtSpread(pick(mine, 'close', (s) => s.rps))} | ${fmtSpread(pick(mine, 'close', (s) => s.p50Ms), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.p99Ms), 1)} | ${errs} | ${fmtNum(summary(mine.map((s) => s.otherCores)).median, 2)} |`);
     const share = (shape) => (c === 'single' ? 'n/a' : fmtSpread(pick(mine, shape, (s) => s.busiestShare * 100), 0, '%'));
-    t2.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuUsPerReq), 1)} | ${fmtBytes(summary(mine.map((s) => s.masterRssIdle)).median)} | ${fmtBytes(summary(mine.map((s) => s.masterRssPeak)).max)} | ${fmtSpread(pick(mine, 'close', (s) => s.serverCpuUsPerReq), 0)} | ${share('keepalive')} | ${share('close')} |`);
+    t2.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuUsPerReq), 1)} | ${c === 'single' ? 'n/a' : fmtNum(100 * summary(mine.map((s) => s.masterIdleCpuPerS)).median, 1)} | ${fmtBytes(summary(mine.map((s) => s.masterRssIdle)).median)} | ${fmtBytes(summary(mine.map((s) => s.masterRssPeak)).max)} | ${fmtSpread(pick(mine, 'close', (s) => s.serverCpuUsPerReq), 0)} | ${share('keepalive')} | ${share('close')} |`);
   }
   return [
     { title: 'Throughput and latency', md: t1.join('\n') },
