@@ -79,10 +79,14 @@ describeWithTools('a real Prometheus scraping sockrun', ['prometheus'], () => {
     const cumulative = await cumulativeSeries(prom);
     expect(cumulative).toEqual(expect.arrayContaining(['sockrun_connections_total', 'sockrun_worker_exits_total', 'sockrun_reload_duration_seconds_bucket', 'app_requests_total', 'app_request_duration_seconds_bucket', 'nodejs_gc_duration_seconds_count']));
     const reset: string[] = [];
+    let checked = 0;
     for (const name of cumulative) {
+      checked += (await prom.query(`resets({__name__="${name}", job="sockrun"}[10m])`)).length;
       for (const series of await prom.query(`resets({__name__="${name}", job="sockrun"}[10m]) > 0`)) reset.push(`${name}${JSON.stringify(series.metric)}`);
     }
     expect(reset).toEqual([]);
+    console.log(`resets(...[10m]) == 0 for all ${checked} series of ${cumulative.length} cumulative metrics, across a SIGKILL and a reload under load `
+      + `(${r.ok} requests answered during the reload; sockrun_requests_total ${await prom.value('sockrun_requests_total')}, app_requests_total ${await prom.value('sum(app_requests_total)')})`);
     // The counts survived: everything the clients saw answered is counted once.
     expect(await prom.value('sockrun_requests_total')).toBeGreaterThanOrEqual(r.ok);
     expect(await prom.value('sockrun_generation')).toBe(2);
