@@ -99,7 +99,9 @@ export async function cleanup(): Promise<void> {
     const workers = s.workerPids();
     s.signal('SIGKILL');
     for (const pid of workers) killQuietly(pid);
-    await Promise.race([s.exited, sleep(3000)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([s.exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+    clearTimeout(timer);
   }
 }
 
