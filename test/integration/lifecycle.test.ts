@@ -115,7 +115,9 @@ describe('drain', () => {
     const s = new Sockrun(['-w', '1', '-l', `127.0.0.1:${port}`, path.join(FIXTURES, 'echo.js')]);
     await s.ready();
     const c = net.connect(port, '127.0.0.1');
-    await new Promise((r) => c.once('connect', r));
+    // 'connect' only means the kernel queued it; an echo proves the worker accepted it.
+    c.write('hello\n');
+    await new Promise((r) => c.once('data', r));
     s.signal('SIGTERM');
     await sleep(300);
     c.write('still here\n');
