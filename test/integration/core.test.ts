@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -38,6 +39,24 @@ describe('sockets', () => {
     const pids = await pidsSeen({ port }, 60);
     expect(pids.size).toBe(2);
     expect([...pids].map(Number).sort()).toEqual(s.workerPids().sort());
+  });
+
+  test('an https server is redirected like any other (drop-in)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockrun-tls-'));
+    const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    const port = await freePort();
+    const s = new Sockrun(['-w', '2', '-l', `127.0.0.1:${port}`, path.join(FIXTURES, 'https.js')], { env: { TLS_KEY: key, TLS_CERT: cert } });
+    await s.ready();
+    const body = await new Promise<string>((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port, path: '/', ca: fs.readFileSync(cert), rejectUnauthorized: false, agent: false }, (res) => {
+        let b = '';
+        res.on('data', (d) => (b += d));
+        res.on('end', () => resolve(b));
+      }).on('error', reject);
+    });
+    expect(body).toMatch(/^tls \d+/);
+    expect(s.workerPids()).toContain(Number(/(\d+)/.exec(body)![1]));
   });
 
   test('--listen unix:/path serves on a unix socket and removes it at exit', async () => {
