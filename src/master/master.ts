@@ -107,6 +107,7 @@ export class Master extends EventEmitter {
   private reloadWaiters: ((r: ControlResult) => void)[] = [];
   private drainDeadline: number | undefined;
   private forcedKill = false;
+  private socketsReleased = false;
   private retired = { connections: 0, requests: 0 };
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
   private finishResolve!: (code: number) => void;
@@ -426,7 +427,18 @@ export class Master extends EventEmitter {
     const live = this.liveWorkers();
     this.options.log.info({ workers: live.length, gracefulTimeoutMs: this.options.gracefulTimeoutMs }, 'draining workers');
     for (const w of live) w.drain('shutdown');
+    // Nobody will accept on our sockets any more: let go of them now, so that new connections
+    // are refused at once instead of waiting in a backlog that is reset at exit (measured: up to
+    // ~750 ms of waiting, then a reset). Under systemd the socket stays open in systemd and
+    // queues for the next start, as it should.
+    this.releaseSockets();
     this.maybeFinish();
+  }
+
+  private releaseSockets(): void {
+    if (this.socketsReleased) return;
+    this.socketsReleased = true;
+    for (const s of this.options.sockets) releaseSocket(s);
   }
 
   private maybeFinish(): void {
@@ -442,7 +454,7 @@ export class Master extends EventEmitter {
     for (const [sig, handler] of this.signalHandlers) process.removeListener(sig, handler);
     // A late signal (e.g. a second SIGTERM) must not kill us with the default action mid-cleanup.
     for (const sig of this.signalHandlers.keys()) process.on(sig, () => {});
-    for (const s of this.options.sockets) releaseSocket(s);
+    this.releaseSockets();
     for (const reply of this.reloadWaiters.splice(0)) reply({ ok: false, message: 'master stopped during the reload' });
     this.options.log.info({ exitCode: this.exitCode }, 'stopped');
     this.finishResolve(this.exitCode);

@@ -97,6 +97,27 @@ describe('drain', () => {
     await expect(request({ port }, '/')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  test('during a drain, new connections are refused at once (own bind), not left hanging in the backlog until exit', async () => {
+    const port = await freePort();
+    const s = new Sockrun(['-w', '2', '-l', `127.0.0.1:${port}`, hello]);
+    await s.ready();
+    const slow = request({ port }, '/slow?ms=2500');
+    await sleep(300);
+    s.signal('SIGTERM');
+    await s.waitFor('draining workers');
+    const outcomes: string[] = [];
+    for (let i = 0; i < 20 && !outcomes.includes('ECONNREFUSED'); i++) {
+      outcomes.push(await request({ port }, '/', { timeout: 1500 }).then((r) => String(r.status), (e) => String(e.code ?? e.message)));
+    }
+    // Served by a worker that had not yet read its drain message, reset in the instant the last
+    // listener closed, or refused. Never a timeout: before the master let go of its sockets at
+    // drain start, new connections waited in the backlog until exit (~2 s here), then were reset.
+    expect(outcomes.filter((o) => !['200', 'ECONNREFUSED', 'ECONNRESET'].includes(o))).toEqual([]);
+    expect(outcomes).toContain('ECONNREFUSED');
+    expect((await slow).status).toBe(200); // refused while this one was still in flight
+    expect((await s.exited).code).toBe(0);
+  });
+
   test('keep-alive responses in flight during a drain carry Connection: close', async () => {
     const port = await freePort();
     const s = new Sockrun(['-w', '1', '-l', `127.0.0.1:${port}`, hello]);
