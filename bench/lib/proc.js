@@ -177,10 +177,11 @@ async function busyCores(windowMs = 300) {
  * budget of waiting runs out, so that a sample does not start in the middle of someone else's
  * burst. budget: {leftMs}; it is spent across the whole run so the run stays bounded.
  */
-async function quietGate(budget, threshold = 0.3) {
+async function quietGate(budget, threshold = 0.3, capMs = 1500) {
   const t0 = now();
   let cores = await busyCores();
-  while (cores >= threshold && budget.leftMs > 0) {
+  // At most capMs per sample, so that one long burst early on does not eat the whole budget.
+  while (cores >= threshold && budget.leftMs > 0 && now() - t0 < capMs) {
     const t = now();
     cores = await busyCores();
     budget.leftMs -= now() - t;

@@ -149,13 +149,13 @@ function tables(samples, order) {
   const pick = (xs, shape, f) => xs.filter((s) => s.shape === shape).map(f);
   const t1 = ['| workers | contender | keep-alive req/s | p50 ms | p99 ms | new conn/req req/s | p50 ms | p99 ms | errors | other load, cores |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
-  const t2 = ['| workers | contender | master CPU s/run, keep-alive | master CPU s/run, new conn | master µs/req, new conn | master CPU idle, % of a core | master RSS idle | master RSS under load (max) | all-process CPU µs/req, new conn | busiest worker share, keep-alive | busiest worker share, new conn |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const t2 = ['| workers | contender | master CPU s/run, keep-alive | master CPU s/run, new conn | master µs/req, new conn | master CPU idle, % of a core | master RSS idle | master RSS under load (max) | all-process CPU µs/req, keep-alive | all-process CPU µs/req, new conn | busiest worker share, keep-alive | busiest worker share, new conn |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const { w, c, mine } of groups) {
     const errs = mine.reduce((a, s) => a + s.errors, 0);
     t1.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.rps))} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.p50Ms), 2)} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.p99Ms), 1)} | ${fmtSpread(pick(mine, 'close', (s) => s.rps))} | ${fmtSpread(pick(mine, 'close', (s) => s.p50Ms), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.p99Ms), 1)} | ${errs} | ${fmtNum(summary(mine.map((s) => s.otherCores)).median, 2)} |`);
     const share = (shape) => (c === 'single' ? 'n/a' : fmtSpread(pick(mine, shape, (s) => s.busiestShare * 100), 0, '%'));
-    t2.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuUsPerReq), 1)} | ${c === 'single' ? 'n/a' : fmtNum(100 * summary(mine.map((s) => s.masterIdleCpuPerS)).median, 1)} | ${fmtBytes(summary(mine.map((s) => s.masterRssIdle)).median)} | ${fmtBytes(summary(mine.map((s) => s.masterRssPeak)).max)} | ${fmtSpread(pick(mine, 'close', (s) => s.serverCpuUsPerReq), 0)} | ${share('keepalive')} | ${share('close')} |`);
+    t2.push(`| ${w} | ${c} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuS), 2)} | ${fmtSpread(pick(mine, 'close', (s) => s.masterCpuUsPerReq), 1)} | ${c === 'single' ? 'n/a' : fmtNum(100 * summary(mine.map((s) => s.masterIdleCpuPerS)).median, 1)} | ${fmtBytes(summary(mine.map((s) => s.masterRssIdle)).median)} | ${fmtBytes(summary(mine.map((s) => s.masterRssPeak)).max)} | ${fmtSpread(pick(mine, 'keepalive', (s) => s.serverCpuUsPerReq), 0)} | ${fmtSpread(pick(mine, 'close', (s) => s.serverCpuUsPerReq), 0)} | ${share('keepalive')} | ${share('close')} |`);
   }
   return [
     { title: 'Throughput and latency', md: t1.join('\n') },
@@ -186,7 +186,7 @@ async function run(ctx) {
   const notes = [
     `wrk -t${ctx.threads} -c${ctx.connections} -d${ctx.seconds}s per sample; ${blocks.map((b) => `${b.workers} worker(s): ${b.reps} reps`).join(', ')}, interleaved (A B C D, then B C D A, …); cells are median (min–max).`,
     '"master" is the process the bench spawns: the cluster primary, the PM2 God process (pm2-runtime), the sockrun master; for single, the server itself.',
-    '"all-process CPU" adds the workers\' CPU: the whole cost of a request on this machine, wrk excluded.',
+    '"all-process CPU" adds the workers\' CPU: the whole cost of a request on this machine, wrk excluded. Less disturbed by other load than req/s.',
     '"other load": CPU that other processes on the machine used during the samples (median, in cores of the machine\'s ' + require('os').cpus().length + '); above ~0.2 the figures are disturbed.',
     '"busiest worker share": the share of requests the busiest worker served (50% is perfectly even with 2 workers).',
   ];
