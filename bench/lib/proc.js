@@ -165,7 +165,7 @@ function selfAndReapedSeconds() {
 }
 
 /** Busy cores of the whole machine over windowMs. */
-async function busyCores(windowMs = 300) {
+async function busyCores(windowMs = 150) {
   const a = systemBusySeconds();
   const t = now();
   await sleep(windowMs);
@@ -173,7 +173,7 @@ async function busyCores(windowMs = 300) {
 }
 
 /**
- * Waits until the machine is quiet (fewer than `threshold` busy cores over 300 ms) or the shared
+ * Waits until the machine is quiet (fewer than `threshold` busy cores over 150 ms) or the shared
  * budget of waiting runs out, so that a sample does not start in the middle of someone else's
  * burst. budget: {leftMs}; it is spent across the whole run so the run stays bounded.
  */

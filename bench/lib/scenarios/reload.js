@@ -38,7 +38,7 @@ async function run(ctx) {
       const inst = await ALL[name].start({ port: ports[i], workers: 2, statsDir: '' });
       holders.push({ name, port: ports[i], inst });
     }
-    for (const h of holders) await wrk.run(ctx.wrkBin, { port: h.port, seconds: 1, connections: ctx.connections, threads: ctx.threads });
+    if (!ctx.quick) for (const h of holders) await wrk.run(ctx.wrkBin, { port: h.port, seconds: 1, connections: ctx.connections, threads: ctx.threads });
     for (let rep = 0; rep < reps; rep++) {
       for (const shape of shapes) {
         for (const h of holders) {
