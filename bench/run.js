@@ -159,7 +159,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 
 main().then((code) => {
   proc.killAll();
-  process.exitCode = code;
+  // Exit now: a stray handle (a client socket, a timer) must not keep a finished bench alive.
+  // stdout/stderr are synchronous for files and pipes on Linux, so nothing printed is lost.
+  process.exit(code);
 }, (err) => {
   log(err.usage ? `bench: ${err.message}` : `bench failed: ${err.stack || err}`);
   proc.killAll();

@@ -222,8 +222,7 @@ async function stop(child, graceMs = 3000) {
   }
   const pids = tree(child.pid);
   signal(child.pid, 'SIGTERM');
-  const timer = new Promise((r) => setTimeout(r, graceMs, 'timeout'));
-  const how = await Promise.race([child.exited, timer]);
+  const how = await within(child.exited, graceMs, 'timeout');
   if (how === 'timeout') killTree(child.pid, 'SIGKILL');
   // Stragglers: descendants that outlived their parent (they would be reparented to init).
   for (const p of pids) signal(p, 'SIGKILL');
@@ -245,6 +244,16 @@ function killAll() {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves `promise`, or `fallback` after ms; the timer never keeps the process alive. */
+function within(promise, ms, fallback = null) {
+  let timer;
+  const deadline = new Promise((r) => {
+    timer = setTimeout(r, ms, fallback);
+    timer.unref();
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 /** Polls fn() every intervalMs until it returns a truthy value or timeoutMs passes. */
@@ -260,5 +269,5 @@ async function waitFor(fn, { timeoutMs = 15000, intervalMs = 10, what = 'conditi
 
 module.exports = {
   CLK_TCK, start, run, children, tree, cpuSeconds, rssBytes, systemBusySeconds, selfAndReapedSeconds, alive, signal, killTree, stop, killAll,
-  sleep, now, waitFor, started, mkdtemp, rmTemp, busyCores, quietGate,
+  sleep, within, now, waitFor, started, mkdtemp, rmTemp, busyCores, quietGate,
 };

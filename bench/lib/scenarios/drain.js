@@ -35,7 +35,7 @@ async function once(ctx, name, rep) {
     await proc.sleep(300);
     const tTerm = proc.now();
     proc.signal(inst.masterPid, 'SIGTERM');
-    const exit = await Promise.race([inst.child.exited, proc.sleep(40000).then(() => null)]);
+    const exit = await proc.within(inst.child.exited, 40000, null);
     const exitMs = exit ? Number(exit.at) / 1e6 - tTerm : NaN;
     const seen = await watcher.stop();
     const slowResults = await Promise.all(slow);
