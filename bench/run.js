@@ -6,6 +6,7 @@
  *
  *   node bench/run.js [--quick] [--only a,b] [--contenders a,b] [--reps N] [--seconds N]
  *                     [--connections N] [--out DIR] [--update-readme]
+ *   node bench/run.js --redraw bench/results/full.json   (only redraw the chart from raw samples)
  *
  * Scenarios (--only): throughput, reload, drain, respawn, metrics, startup.
  * Writes bench/results/<mode>.md, <mode>.json (raw samples) and <mode>.svg, and prints the tables.
@@ -49,6 +50,7 @@ function parseArgs(argv) {
     else if (a === '--connections') o.connections = Number(val());
     else if (a === '--out') o.out = path.resolve(val());
     else if (a === '--update-readme') o.updateReadme = true;
+    else if (a === '--redraw') o.redraw = path.resolve(val());
     else if (a === '-h' || a === '--help') {
       const doc = fs.readFileSync(__filename, 'utf8').split('\n');
       process.stdout.write(doc.slice(3, doc.indexOf(' */')).map((l) => l.replace(/^ \* ?/, '')).join('\n') + '\n');
@@ -67,8 +69,21 @@ function log(msg) {
   process.stderr.write(`${msg}\n`);
 }
 
+function chart(raw, file) {
+  const m = raw.machine;
+  const o = raw.options;
+  fs.writeFileSync(file, report.throughputChart(raw.scenarios.throughput.samples, CONTENDERS,
+    `${m.cores} cores, Node ${m.node}, wrk -c${o.connections}, ${o.seconds} s samples, ${raw.mode === 'quick' ? `${o.reps} reps` : `${o.reps} reps (1 worker and auto: ${Math.min(o.reps, 3)})`}, ${m.date.slice(0, 10)}`));
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.redraw) {
+    const svg = opts.redraw.replace(/\.json$/, '.svg');
+    chart(JSON.parse(fs.readFileSync(opts.redraw, 'utf8')), svg);
+    log(`Wrote ${path.relative(process.cwd(), svg)}`);
+    return 0;
+  }
   const t0 = proc.now();
   if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
     throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
@@ -116,9 +131,7 @@ async function main() {
   fs.writeFileSync(`${base}.md`, md);
   fs.writeFileSync(`${base}.json`, JSON.stringify(raw, roundNumbers) + '\n');
   const tp = raw.scenarios.throughput;
-  if (tp && tp.samples && tp.samples.length) {
-    fs.writeFileSync(`${base}.svg`, report.throughputChart(tp.samples, CONTENDERS, `${m.cores} cores, Node ${m.node}, wrk -c${opts.connections}, ${opts.reps} reps × ${opts.seconds} s, ${m.date.slice(0, 10)}`));
-  }
+  if (tp && tp.samples && tp.samples.length) chart(raw, `${base}.svg`);
   process.stdout.write(`\n${md}\n`);
   if (opts.updateReadme) {
     updateReadme(path.join(__dirname, 'README.md'), md, path.relative(__dirname, base));

@@ -48,7 +48,7 @@ function svgChart({ title, subtitle, panels, legend }) {
   const top = 70;
   const left = 80;
   const right = 20;
-  const H = top + panels.length * (panelH + 40) + 40;
+  const H = top + panels.length * (panelH + 40) + 20;
   const parts = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
@@ -95,7 +95,9 @@ function svgChart({ title, subtitle, panels, legend }) {
         }
         parts.push(`<text x="${(x + (bw - 3) / 2).toFixed(1)}" y="${(base - h - 4).toFixed(1)}" text-anchor="middle" font-size="9" fill="#333">${esc(fmtShort(v))}</text>`);
       });
-      parts.push(`<text x="${(left + gi * gw + gw / 2).toFixed(1)}" y="${base + 16}" text-anchor="middle">${esc(g.label)}</text>`);
+      g.label.split('\n').forEach((line, li) => {
+        parts.push(`<text x="${(left + gi * gw + gw / 2).toFixed(1)}" y="${base + 16 + li * 14}" text-anchor="middle">${esc(line)}</text>`);
+      });
     });
     parts.push(`<line x1="${left}" y1="${base}" x2="${W - right}" y2="${base}" stroke="#333"/>`);
   });
@@ -103,11 +105,11 @@ function svgChart({ title, subtitle, panels, legend }) {
   return parts.join('\n') + '\n';
 }
 
-/** The top of the axis: 4 gridline steps of a round size (1, 2, 2.5 or 5 × 10^k). */
+/** The top of the axis: 4 gridline steps of a round size (1, 1.2, 1.5, 2, 2.5, … × 10^k). */
 function niceCeil(v) {
   const raw = v / 4;
   const p = 10 ** Math.floor(Math.log10(raw));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return 4 * m * p;
+  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= raw) return 4 * m * p;
   return 40 * p;
 }
 
@@ -146,7 +148,7 @@ function throughputChart(samples, order, subtitle) {
           const sm = summary(xs);
           bars.push({ key: c, value: sm.median, min: sm.min, max: sm.max });
         }
-        if (bars.length) groups.push({ label: `${w === 'auto' ? 'auto' : w} worker${w === '1' ? '' : 's'}, ${shape === 'close' ? 'new conn' : 'keep-alive'}`, bars });
+        if (bars.length) groups.push({ label: `${w === 'auto' ? 'auto' : w} worker${w === '1' ? '' : 's'}\n${shape === 'close' ? 'new conn/request' : 'keep-alive'}`, bars });
       }
     }
     return groups;
