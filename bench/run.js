@@ -99,7 +99,7 @@ async function main() {
     wrkBin, log, contenders: opts.contenders,
     // Throughput samples wait for a quiet machine (other jobs' bursts), within this budget for
     // the whole run so it stays bounded in time.
-    quietBudget: { leftMs: opts.quick ? 5000 : 60000 },
+    quietBudget: { leftMs: opts.quick ? 2000 : 60000 },
   };
   const sections = [];
   const raw = { machine: m, mode, options: { ...opts, out: undefined }, scenarios: {} };

@@ -21,6 +21,8 @@ async function run(ctx) {
     for (const workers of [2, 16]) {
       for (const name of names) {
         if (name === 'single' && workers !== 2) continue;
+        // --quick: PM2's 16-worker start alone takes 2–5 s; the full run has it.
+        if (ctx.quick && name === 'pm2' && workers === 16) continue;
         const port = await freePort();
         const inst = await ALL[name].start({ port, workers, statsDir: '', timeoutMs: 60000 });
         const s = { contender: name, workers: name === 'single' ? 1 : workers, rep, readyMs: inst.readyMs };
