@@ -37,7 +37,7 @@ export function socket(name?: string): { fd: number } {
 }
 
 /*
- * cluster2 compatibility (src/cluster2/README.md): `const { Cluster } = require('sockrun')`
+ * cluster2 compatibility (docs/cluster2.md): `const { Cluster } = require('sockrun')`
  * replaces `const Cluster = require('cluster2')`; and the typed delegation API.
  */
 export { Cluster } from './cluster2/cluster';

@@ -1,6 +1,6 @@
 /**
  * The app's own prom-client metrics, aggregated across workers so that counters never go
- * backwards (src/metrics/README.md, "Aggregation rules").
+ * backwards (docs/metrics.md, "Aggregation rules").
  *
  * prom-client's AggregatorRegistry sums what the live workers answer: when a worker exits, its
  * share of every counter vanishes and Prometheus sees a counter reset (rate() spikes, increase()

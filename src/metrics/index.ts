@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics for the admin port's GET /metrics (DESIGN §7; names, labels and
- * aggregation rules in src/metrics/README.md). `createMetrics(master, config, log)` returns the
+ * aggregation rules in docs/metrics.md). `createMetrics(master, config, log)` returns the
  * renderer the admin port calls on every scrape.
  *
  * Layout: own.ts (sockrun's metrics, prom-client in the master), collect.ts + app.ts (the app's

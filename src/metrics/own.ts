@@ -1,5 +1,5 @@
 /**
- * sockrun's own metrics (the table in src/metrics/README.md), in a prom-client Registry of the
+ * sockrun's own metrics (the table in docs/metrics.md), in a prom-client Registry of the
  * master. Events (spawn, exit, recycle, reload) increment counters as they happen; everything
  * else is read from the master when a scrape asks, through prom-client `collect` callbacks. The
  * master is never on the request path: connection and request counts are the workers' pings.

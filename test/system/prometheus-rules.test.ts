@@ -71,8 +71,8 @@ describe('names', () => {
   const isServed = (name: string) => served.has(name) || served.has(name.replace(/_(bucket|sum|count)$/, ''));
   const metricNamesIn = (expr: string) => [...expr.matchAll(/\b((?:sockrun|app)_[a-z_]+)\b/g)].map((m) => m[1]);
 
-  test("every sockrun_ metric is in src/metrics/README.md's table, and the table lists nothing else", () => {
-    const readme = fs.readFileSync(path.join(ROOT, 'src', 'metrics', 'README.md'), 'utf8');
+  test("every sockrun_ metric is in docs/metrics.md's table, and the table lists nothing else", () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'docs', 'metrics.md'), 'utf8');
     const documented = new Set([...readme.matchAll(/^\| `(sockrun_[a-z_]+)` \|/gm)].map((m) => m[1]));
     const ours = [...served].filter((n) => n.startsWith('sockrun_') && !n.startsWith('sockrun_master_'));
     expect(ours.filter((n) => !documented.has(n))).toEqual([]);
