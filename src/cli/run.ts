@@ -17,7 +17,6 @@ import { controlSocketPath } from '../control/paths';
 import { startControlServer } from '../control/server';
 import { isAlive } from '../control/client';
 import { Attachment, attachments } from './attachments';
-import { runSingleProcess } from './single';
 
 export async function runMaster(config: Configuration): Promise<number> {
   return (await startMaster(config)).finished;
@@ -46,7 +45,11 @@ export async function startMaster(
   }
   const workers = config.workers === 'auto' ? usableCpus() : config.workers;
   if (config.pidFile) writePidFile(config.pidFile);
-  if (workers === 0) return runSingleProcess(config, app, sockets, log);
+  if (workers === 0) {
+    // Loaded only here: the worker runtime has no business in a master's memory otherwise.
+    const { runSingleProcess } = require('./single') as typeof import('./single');
+    return runSingleProcess(config, app, sockets, log);
+  }
 
   const master = new Master({
     app,
