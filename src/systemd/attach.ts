@@ -35,6 +35,8 @@ export async function attachSystemdNotify(master: Master, config: Configuration,
 
 class NotifyBridge {
   private drainStartedAt: number | undefined;
+  /** Kept in STATUS= until a later reload succeeds, so `systemctl status` still shows it. */
+  private abortedReload: string | undefined;
   private readonly refresh: NodeJS.Timeout;
   private readonly onState = (to: MasterSnapshot['state'], from: MasterSnapshot['state']) => this.stateChanged(to, from);
   private readonly onReload = (r: { ok: boolean; message: string }) => this.reloadFinished(r);
@@ -71,8 +73,13 @@ class NotifyBridge {
   }
 
   private reloadFinished(result: { ok: boolean; message: string }): void {
+    this.abortedReload = result.ok ? undefined : result.message;
+    this.notifier.ready(this.status());
+  }
+
+  private status(): string {
     const line = statusLine(this.master.snapshot());
-    this.notifier.ready(result.ok ? line : `${line} (last reload aborted: ${result.message})`);
+    return this.abortedReload === undefined ? line : `${line} (last reload aborted: ${this.abortedReload})`;
   }
 
   private tick(): void {
@@ -83,6 +90,6 @@ class NotifyBridge {
       const deadline = this.drainStartedAt + this.config.drainDelayMs + this.config.gracefulTimeoutMs + DRAIN_SLACK_MS;
       if (Date.now() < deadline && snapshot.loopHealthy) this.notifier.extendTimeout(EXTEND_USEC);
     }
-    if (snapshot.state !== 'STOPPED') this.notifier.status(statusLine(snapshot));
+    if (snapshot.state !== 'STOPPED') this.notifier.status(this.status());
   }
 }

@@ -155,6 +155,8 @@ describeWithSystemd('sockrun under a real systemd (socket activation, reload, st
       const after = await show('ActiveState', 'SubState', 'MainPID', 'StatusText');
       expect(after).toMatchObject({ ActiveState: 'active', SubState: 'running', MainPID: before.MainPID });
       expect(after.StatusText).toMatch(/last reload aborted/);
+      await sleep(2500); // several STATUS= refreshes later, the note is still there
+      expect((await show('StatusText')).StatusText).toMatch(/last reload aborted/);
       const probe = await load('once', 20);
       expect(probe.failed).toBe(0);
       expect(Object.keys(probe.generations).map(Number).every((g) => g <= generationBefore)).toBe(true);
