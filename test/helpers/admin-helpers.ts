@@ -7,7 +7,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FIXTURES, Reply, Sockrun, freePort } from './sockrun';
+import { FIXTURES, Reply, Sockrun, freePort, request } from './sockrun';
 
 export const ADMIN_APP = path.join(FIXTURES, 'admin', 'app.js');
 export const VALIDATOR = path.join(FIXTURES, 'admin', 'validator.js');
@@ -55,20 +55,7 @@ export async function startAdmin(extra: string[], opts: { app?: string; env?: No
 
 /** One HTTP request with any method, headers and body; rejects on transport errors. */
 export function call(target: Target, method: string, pathName: string, opts: { headers?: http.OutgoingHttpHeaders; body?: string; timeoutMs?: number } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: '127.0.0.1', ...target, method, path: pathName, agent: false, headers: opts.headers, timeout: opts.timeoutMs ?? 15_000,
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('client timeout')));
-    req.on('error', reject);
-    req.end(opts.body);
-  });
+  return request(target, pathName, { method, headers: opts.headers, timeout: opts.timeoutMs ?? 15_000 }, opts.body);
 }
 
 export const get = (target: Target, p: string): Promise<Reply> => call(target, 'GET', p);

@@ -162,8 +162,8 @@ export interface Reply {
   headers: http.IncomingHttpHeaders;
 }
 
-/** One HTTP request; rejects on any transport error. */
-export function request(target: { port?: number; host?: string; socketPath?: string }, pathName = '/', opts: http.RequestOptions = {}): Promise<Reply> {
+/** One HTTP request (any method, optional body); rejects on any transport error. */
+export function request(target: { port?: number; host?: string; socketPath?: string }, pathName = '/', opts: http.RequestOptions = {}, body?: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: target.host ?? '127.0.0.1', port: target.port, socketPath: target.socketPath, path: pathName, agent: false, timeout: 15_000, ...opts }, (res) => {
       let body = '';
@@ -174,7 +174,7 @@ export function request(target: { port?: number; host?: string; socketPath?: str
     });
     req.on('timeout', () => req.destroy(new Error('client timeout')));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
