@@ -84,11 +84,18 @@ export function resolveConfiguration(
   const minReadyText = str('min-ready');
   const adminText = str('admin');
 
+  const admin = adminText === undefined ? undefined : parseListenAddress(adminText).address;
+  const listen = list('listen').map(parseListenAddress);
+  // The master binds app sockets without listening (sockets/hold.ts), so an admin server on the
+  // same port would take it first and every worker would fail to boot: refuse it here.
+  const clash = admin && listen.find(({ address: a }) => sameAddress(a, admin));
+  if (clash) throw usageError(`--admin ${adminText} is also a --listen address: give the admin port its own`);
+
   return {
     app,
     appArgs,
     workers,
-    listen: list('listen').map(parseListenAddress),
+    listen,
     fds: list('fd').map(parseFdOption),
     backlog: count('backlog'),
     pidFile: str('pid-file'),
@@ -108,7 +115,7 @@ export function resolveConfiguration(
       ageMs: duration('recycle-age'),
       jitterMs: duration('recycle-jitter'),
     },
-    admin: adminText === undefined ? undefined : parseListenAddress(adminText).address,
+    admin,
     adminTokenFile: str('admin-token-file'),
     minReady: minReadyText === undefined ? undefined : parseCount(minReadyText, raw['min-ready'].source),
     ecvControl: bool('ecv-control'),
@@ -141,6 +148,13 @@ export function readConfigFile(path: string): RawOptions {
     out[name] = value as RawValue;
   }
   return out;
+}
+
+const WILDCARDS = [undefined, '0.0.0.0', '::'];
+
+function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.kind === 'unix' || b.kind === 'unix') return a.kind === 'unix' && b.kind === 'unix' && a.path === b.path;
+  return a.port === b.port && a.port !== 0 && (a.host === b.host || WILDCARDS.includes(a.host) || WILDCARDS.includes(b.host));
 }
 
 function scalar(v: RawValue, what: string): string | number {

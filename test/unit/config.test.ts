@@ -100,6 +100,11 @@ describe('configuration precedence: command line > SOCKRUN_* > config file > def
     expect(() => resolve({}, { SOCKRUN_ECV_ON_APP_PORT: 'perhaps' }, {})).toThrow('is not a boolean');
   });
 
+  test('--admin on a --listen address is refused', () => {
+    expect(() => resolve({ admin: '127.0.0.1:9000', listen: ['9000'] }, {}, {})).toThrow('--admin 127.0.0.1:9000 is also a --listen address');
+    expect(resolve({ admin: '127.0.0.1:9001', listen: ['127.0.0.1:9000'] }, {}, {}).admin).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 9001 });
+  });
+
   test('workers: auto or a count', () => {
     expect(resolve({}, {}, {}).workers).toBe('auto');
     expect(resolve({ workers: '0' }, {}, {}).workers).toBe(0);
