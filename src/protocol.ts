@@ -31,7 +31,10 @@ export interface WorkerStats {
 export type WorkerMessage =
   | { type: 'sockrun:listening'; fd: number; allListening: boolean }
   | { type: 'sockrun:ping'; stats: WorkerStats }
+  /** An uncaught exception (the app's error, for the log and the reload verdict). */
   | { type: 'sockrun:boot-error'; message: string; stack?: string }
+  /** The app closed the last server on an inherited socket outside a drain: it serves nothing. */
+  | { type: 'sockrun:not-serving' }
   | { type: 'sockrun:drained' }
   /** The answer to `sockrun:collect-metrics`: the app's prom-client `getMetricsAsJSON()`, [] when it has none. */
   | { type: 'sockrun:metrics'; id: number; metrics: unknown[] | null; error?: string }

@@ -58,5 +58,8 @@ function formatStatus(s: MasterSnapshot): string {
     ...s.workers.map((w) => [String(w.pid), `worker ${w.id}`, String(w.generation), w.stage, secs(w.uptimeMs), String(w.connectionsActive), String(w.connectionsTotal), String(w.requestsTotal), mb(w.rssBytes)]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+  const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+  // Which release each generation runs (symlinked deploys: `current -> releases/N`).
+  const releases = (s.generations ?? []).map((g) => `generation ${g.generation}: ${g.app} (in ${g.cwd})`).join('\n');
+  return releases ? `${table}\n${releases}\n` : table;
 }

@@ -11,6 +11,7 @@ import { SockrunError, usageError } from '../errors';
 import { createLogger } from '../log';
 import { Master } from '../master/master';
 import { usableCpus } from '../master/cpus';
+import { Release, logicalPaths, resolveRelease } from '../master/release';
 import { gatherSockets } from '../sockets/gather';
 import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
 import { controlSocketPath } from '../control/paths';
@@ -32,10 +33,14 @@ export async function startMaster(
   config: Configuration,
   observe?: (master: Master) => void,
 ): Promise<{ master: Master; finished: Promise<number> }> {
-  const app = path.resolve(config.app);
-  if (!fs.existsSync(app) || !fs.statSync(app).isFile()) {
-    throw new SockrunError('SOCKRUN_ERR_APP_NOT_FOUND', `app ${config.app} not found (${app})`);
+  const paths = logicalPaths(config.app, config.cwd);
+  let release: Release;
+  try {
+    release = resolveRelease(paths);
+  } catch (err) {
+    throw new SockrunError('SOCKRUN_ERR_APP_NOT_FOUND', `app ${config.app} not found: ${(err as Error).message}`);
   }
+  const app = release.app;
   const log = createLogger(config.logLevel, config.logFormat);
   const fromSystemd = parseListenFds(process.env, process.pid);
   unsetListenEnv(process.env);
@@ -52,9 +57,12 @@ export async function startMaster(
   }
 
   const master = new Master({
-    app,
+    paths,
+    release,
     appArgs: config.appArgs,
     workers,
+    reloadSurge: config.reloadSurge === 'all' ? workers : Math.min(workers, config.reloadSurge),
+    settleMs: config.settleMs,
     sockets,
     bootTimeoutMs: config.bootTimeoutMs,
     drainDelayMs: config.drainDelayMs,

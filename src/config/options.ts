@@ -45,6 +45,18 @@ export const OPTIONS = {
     kind: 'string', group: LOGGING,
     describe: 'Unix socket for `sockrun reload|shutdown|stop|status` (default: $RUNTIME_DIRECTORY or the temp dir, sockrun-<pid>.sock).',
   },
+  settle: {
+    kind: 'duration', group: LIFECYCLE, default: '2s', alias: 'reload-settle',
+    describe: 'A new worker counts as booted only after it listened and then stayed alive this long (start, reload, recycle, respawn). No old worker drains before its replacement is booted.',
+  },
+  'reload-surge': {
+    kind: 'string', group: LIFECYCLE, default: 'all',
+    describe: 'New workers booting at once during a reload: "all" (the old generation stays whole until the new one is booted; an aborted reload leaves only the old one) or N (less memory: N extra workers at a time).',
+  },
+  cwd: {
+    kind: 'string', group: WORKERS,
+    describe: 'Directory the workers run in, resolved again at every reload (follow a `current -> releases/N` symlink). Default: the shell\'s $PWD, else the working directory.',
+  },
   'boot-timeout': { kind: 'duration', group: LIFECYCLE, default: '30s', describe: 'A worker must listen within this long after spawn.' },
   'drain-delay': {
     kind: 'duration', group: LIFECYCLE, default: '0s',

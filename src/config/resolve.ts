@@ -19,6 +19,10 @@ export interface Configuration {
   logFormat: 'json' | 'pretty' | undefined;
   controlSocket: string | undefined;
   bootTimeoutMs: number;
+  settleMs: number;
+  /** New workers booting at once in a reload; `workers` count when "all". */
+  reloadSurge: number | 'all';
+  cwd: string | undefined;
   drainDelayMs: number;
   gracefulTimeoutMs: number;
   hangTimeoutMs: number;
@@ -82,6 +86,8 @@ export function resolveConfiguration(
   const workersText = String(scalar(raw.workers.value, raw.workers.source)).trim();
   const workers = workersText === 'auto' ? 'auto' : parseCount(workersText, raw.workers.source);
   const minReadyText = str('min-ready');
+  const surge = String(str('reload-surge')).trim();
+  if (surge === '0') throw usageError(`${raw['reload-surge'].source}: 0 would never boot a new worker; give "all" or a number ≥ 1`);
   const adminText = str('admin');
 
   const admin = adminText === undefined ? undefined : parseListenAddress(adminText).address;
@@ -103,6 +109,9 @@ export function resolveConfiguration(
     logFormat: choice<'json' | 'pretty'>('log-format'),
     controlSocket: str('control-socket'),
     bootTimeoutMs: duration('boot-timeout'),
+    settleMs: duration('settle'),
+    reloadSurge: surge === 'all' ? 'all' : parseCount(surge, raw['reload-surge'].source),
+    cwd: str('cwd'),
     drainDelayMs: duration('drain-delay'),
     gracefulTimeoutMs: duration('graceful-timeout'),
     hangTimeoutMs: duration('hang-timeout'),

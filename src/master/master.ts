@@ -13,23 +13,28 @@ import { ExitCode } from '../errors';
 import { SocketInfo, WorkerEnv, WorkerMessage, isWorkerMessage } from '../protocol';
 import { HeldSocket, releaseSocket, socketInfo } from '../sockets/hold';
 import { LifecycleEvent, MasterState, transition } from './lifecycle';
-import { backoffMs, plan } from './plan';
+import { backoffMs, countFailure, plan } from './plan';
 import { jitterLimits, recycleReason } from './recycle';
+import { LogicalPaths, Release, resolveRelease } from './release';
+import { abortReason, describeFailure, settled } from './rollout';
+import { MasterSnapshot, buildSnapshot } from './snapshot';
 import { DrainReason, ExitReason, WorkerHandle } from './worker-handle';
 
 /** How often the supervision tick runs (hang, boot and drain deadlines, recycling by age). */
 const TICK_MS = 250;
 /** A hung or late worker gets SIGTERM, then SIGKILL this much later. */
 const KILL_GRACE_MS = 1000;
-/** Failures further apart than this do not count as a crash loop. */
-const FAILURE_WINDOW_MS = 30_000;
 
 /** The master's settings: resolved configuration, plus what run.ts worked out (sockets, worker count). */
 export type MasterOptions = Pick<Configuration,
-  'appArgs' | 'bootTimeoutMs' | 'drainDelayMs' | 'gracefulTimeoutMs' | 'hangTimeoutMs' | 'pingIntervalMs' | 'idleTimeoutMs' | 'recycle'> & {
-  /** Absolute path of the app. */
-  app: string;
+  'appArgs' | 'bootTimeoutMs' | 'settleMs' | 'drainDelayMs' | 'gracefulTimeoutMs' | 'hangTimeoutMs' | 'pingIntervalMs' | 'idleTimeoutMs' | 'recycle'> & {
+  /** The app and the directory to run it in, as the user gave them (resolved at every reload). */
+  paths: LogicalPaths;
+  /** The first generation's release, resolved and checked by the caller. */
+  release: Release;
   workers: number;
+  /** New workers booting at once during a reload (≥ 1; `workers` for blue/green). */
+  reloadSurge: number;
   sockets: HeldSocket[];
   /** Extra environment for workers (e.g. SOCKRUN_ECV_ON_APP_PORT). */
   workerEnv?: NodeJS.ProcessEnv;
@@ -51,57 +56,31 @@ export interface ControlResult {
   durationMs?: number;
 }
 
-export interface WorkerSnapshot {
-  id: number;
-  pid: number;
-  generation: number;
-  stage: string;
-  uptimeMs: number;
-  connectionsActive: number;
-  connectionsTotal: number;
-  requestsTotal: number;
-  rssBytes: number;
-  eventLoopLagMs: number;
-}
-
-export interface MasterSnapshot {
-  pid: number;
-  state: MasterState;
-  generation: number;
-  uptimeMs: number;
-  workersTarget: number;
-  /** Workers of the current generation that listen and are not draining. */
-  workersReady: number;
-  workers: WorkerSnapshot[];
-  connectionsActive: number;
-  /** Monotonic: exited workers' last counts are kept. */
-  connectionsTotal: number;
-  requestsTotal: number;
-  sockets: SocketInfo[];
-  /** The master's loop ran a tick within the last few intervals. */
-  loopHealthy: boolean;
-}
-
 /**
  * Events for observers (metrics, systemd notify, admin, the cluster2 facade):
- * 'state' (to, from), 'spawn' (worker), 'listening' (worker), 'exit' (worker, reason),
+ * 'state' (to, from), 'spawn' (worker), 'listening' (worker), 'booted' (worker: listened and
+ * settled), 'exit' (worker, reason),
  * 'recycle' (worker, reason), 'reload' ({ok, generation, durationMs, message}), 'signal' (name),
  * 'ping' (worker), 'message' (worker, message).
  */
 export class Master extends EventEmitter {
   state: MasterState = 'STARTING';
-  /** Bumped by every reload; new workers carry it. */
+  /** The generation the fleet runs or rolls out: new workers carry it. After an aborted reload, the last good one. */
   generation = 1;
-  private staleBefore = 0;
+  /** The newest generation number handed out (aborted ones are not reused). */
+  private newest = 1;
+  /** The last generation whose rollout completed: what an aborted reload falls back to. */
+  private good = 1;
+  /** Each live generation's resolved paths, pinned (release.ts). */
+  private readonly releases = new Map<number, Release>();
   private readonly workers = new Map<number, WorkerHandle>();
   private readonly queue: MasterEvent[] = [];
   private running = false;
   private readonly startedAt = Date.now();
   private lastTickAt = Date.now();
   private ticker: NodeJS.Timeout | undefined;
-  private everListened = false;
-  private failures = 0;
-  private lastFailureAt = 0;
+  private everBooted = false;
+  private failures = { failures: 0, lastAt: 0 };
   private spawnNotBefore = 0;
   private reloadStartedAt = 0;
   private reloadWaiters: ((r: ControlResult) => void)[] = [];
@@ -118,6 +97,7 @@ export class Master extends EventEmitter {
   constructor(readonly options: MasterOptions) {
     super();
     this.options.sockets.forEach((s, i) => (s.fd = 3 + i));
+    this.releases.set(1, options.release);
   }
 
   /** Spawns the first generation and starts handling signals. */
@@ -147,35 +127,18 @@ export class Master extends EventEmitter {
   }
 
   snapshot(): MasterSnapshot {
-    const now = Date.now();
-    const live = [...this.workers.values()].filter((w) => w.alive);
-    const workers = live.map((w) => ({
-      id: w.id,
-      pid: w.pid,
-      generation: w.generation,
-      stage: w.stage,
-      uptimeMs: now - w.spawnedAt,
-      connectionsActive: w.stats?.connectionsActive ?? 0,
-      connectionsTotal: w.stats?.connectionsTotal ?? 0,
-      requestsTotal: w.stats?.requestsTotal ?? 0,
-      rssBytes: w.stats?.rssBytes ?? 0,
-      eventLoopLagMs: w.stats?.eventLoopLagMs ?? 0,
-    }));
-    const sum = (k: 'connectionsActive' | 'connectionsTotal' | 'requestsTotal') => workers.reduce((a, w) => a + w[k], 0);
-    return {
-      pid: process.pid,
+    return buildSnapshot({
       state: this.state,
       generation: this.generation,
-      uptimeMs: now - this.startedAt,
-      workersTarget: this.options.workers,
-      workersReady: live.filter((w) => w.stage === 'LISTENING' && w.generation >= this.staleBefore).length,
-      workers,
-      connectionsActive: sum('connectionsActive'),
-      connectionsTotal: this.retired.connections + sum('connectionsTotal'),
-      requestsTotal: this.retired.requests + sum('requestsTotal'),
+      startedAt: this.startedAt,
+      lastTickAt: this.lastTickAt,
+      tickMs: TICK_MS,
+      target: this.options.workers,
+      live: this.liveWorkers(),
+      releases: this.releases,
+      retired: this.retired,
       sockets: this.options.sockets.map(socketInfo),
-      loopHealthy: now - this.lastTickAt < TICK_MS * 8,
-    };
+    });
   }
 
   /** Sends a message to every live worker (ECV state, notifications from the cluster2 facade). */
@@ -192,7 +155,8 @@ export class Master extends EventEmitter {
       const event = this.queue.shift()!;
       try {
         this.apply(event);
-        if (this.state !== 'STOPPED' && this.state !== 'DRAINING') this.reconcile();
+        // During the drain delay the fleet still serves: what dies is replaced (issue 12 §7).
+        if (this.state !== 'STOPPED' && !(this.state === 'DRAINING' && this.drainDeadline !== undefined)) this.reconcile();
       } catch (err) {
         this.options.log.error({ err, event: event.kind }, 'internal error while handling an event');
       }
@@ -253,20 +217,34 @@ export class Master extends EventEmitter {
       reply?.({ ok: false, message });
       return;
     }
+    let release: Release;
+    try {
+      // Resolved now, not at start: `current` may point to another release since (issue 12 §3).
+      release = resolveRelease(this.options.paths);
+    } catch (err) {
+      const result = { ok: false, message: `cannot reload: ${(err as Error).message}`, generation: this.generation, durationMs: 0 };
+      this.options.log.error(result, 'reload aborted; the previous workers keep serving');
+      this.emit('reload', result);
+      reply?.(result);
+      return;
+    }
     if (reply) this.reloadWaiters.push(reply);
     if (this.state === 'READY') this.reloadStartedAt = Date.now();
-    this.generation++;
-    this.staleBefore = this.generation;
+    this.generation = ++this.newest;
+    this.releases.set(this.generation, release);
     this.move('reload');
-    this.options.log.info({ generation: this.generation }, 'reload: rolling out a new generation');
+    this.options.log.info({ generation: this.generation, cwd: release.cwd, app: release.app }, `reload: rolling out generation ${this.generation}`);
   }
 
   private finishReload(ok: boolean, message: string): void {
     const durationMs = Date.now() - this.reloadStartedAt;
+    const attempted = this.generation;
+    if (ok) this.good = this.generation;
+    else this.generation = this.good; // plan.ts now drains the new generation's workers
     this.move(ok ? 'reload-done' : 'reload-aborted');
-    const result = { ok, message, generation: this.generation, durationMs };
+    const result = { ok, message, generation: attempted, durationMs };
     if (ok) this.options.log.info(result, 'reload complete');
-    else this.options.log.error(result, 'reload aborted; the previous workers keep serving');
+    else this.options.log.error({ ...result, serving: this.good }, `reload aborted; generation ${this.good} keeps serving`);
     this.emit('reload', result);
     for (const reply of this.reloadWaiters.splice(0)) reply(result);
   }
@@ -275,25 +253,46 @@ export class Master extends EventEmitter {
     switch (m.type) {
       case 'sockrun:listening':
         if (m.allListening && w.stage === 'SPAWNED') {
-          w.stage = 'LISTENING';
+          w.stage = 'SETTLING';
           w.listeningAt = Date.now();
           w.lastPingAt = Date.now();
-          this.everListened = true;
           this.options.log.info({ worker: w.id, workerPid: w.pid, generation: w.generation, bootMs: w.listeningAt - w.spawnedAt }, 'worker listening');
           this.emit('listening', w);
+          if (this.options.settleMs <= 0) this.boot(w);
         }
         return;
+      case 'sockrun:not-serving':
+        return this.onStoppedServing(w);
       case 'sockrun:ping':
         w.stats = m.stats;
         w.lastPingAt = Date.now();
         this.emit('ping', w);
         return;
       case 'sockrun:boot-error':
-        w.bootError = m.message;
+        w.bootError ??= m.message;
         return;
       default:
         this.emit('message', w, m);
     }
+  }
+
+  /** Listened, then stayed alive for the settle period: it counts as booted from now on. */
+  private boot(w: WorkerHandle): void {
+    w.stage = 'LISTENING';
+    w.bootedAt = Date.now();
+    this.everBooted = true;
+    this.options.log.info({ worker: w.id, workerPid: w.pid, generation: w.generation, settleMs: this.options.settleMs }, 'worker booted');
+    this.emit('booted', w);
+  }
+
+  /** The app closed its servers outside a drain: it serves nothing any more (issue 12 §2). */
+  private onStoppedServing(w: WorkerHandle): void {
+    if (w.stage !== 'SETTLING' && w.stage !== 'LISTENING') return;
+    const failure = describeFailure({ ...w, code: null, signal: null, stoppedServing: true }, Date.now());
+    this.options.log.warn({ worker: w.id, workerPid: w.pid, generation: w.generation }, `worker ${failure}; replacing it`);
+    w.bootError ??= 'stopped serving (its server closed)';
+    w.drain('closed');
+    this.failed({ ...w, code: null, signal: null, error: undefined, stoppedServing: true });
   }
 
   private onWorkerExit(w: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {
@@ -301,40 +300,48 @@ export class Master extends EventEmitter {
     const reason = w.exited(code, signal);
     this.retired.connections += w.stats?.connectionsTotal ?? 0;
     this.retired.requests += w.stats?.requestsTotal ?? 0;
-    const expected = reason === 'reload' || reason === 'recycle' || reason === 'shutdown';
+    const expected = reason === 'reload' || reason === 'recycle' || reason === 'shutdown' || w.drainReason === 'closed';
+    const failure = describeFailure({ ...w, code, signal, error: w.bootError }, Date.now());
     const fields = { worker: w.id, workerPid: w.pid, generation: w.generation, code, signal, reason, error: w.bootError };
     if (expected) this.options.log.info(fields, 'worker exited');
-    else this.options.log.warn(fields, reason === 'boot_failure' ? 'worker failed to boot' : 'worker died');
+    else this.options.log.warn(fields, reason === 'boot_failure' ? `worker failed to boot: ${failure}` : `worker died: ${failure}`);
     this.emit('exit', w, reason);
     this.workers.delete(w.pid);
 
-    if (this.state === 'DRAINING' || this.state === 'STOPPED') return this.maybeFinish();
-    if (!expected) this.countFailure();
-    if (reason !== 'boot_failure') return;
-    const error = w.bootError ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
-    if (this.state === 'STARTING' && !this.everListened) {
-      this.options.log.fatal({ error }, 'no worker of the first generation could boot; exiting');
+    if (this.state === 'STOPPED' || (this.state === 'DRAINING' && this.drainDeadline !== undefined)) return this.maybeFinish();
+    if (expected) return;
+    if (this.state === 'STARTING' && !this.everBooted && reason === 'boot_failure') {
+      this.options.log.fatal({ error: failure }, 'no worker of the first generation could boot; exiting');
       this.exitCode = ExitCode.BOOT_FAILED;
       this.move('boot-failed');
       for (const other of this.liveWorkers()) other.kill('stop', 0);
       return this.maybeFinish();
     }
-    if (this.state === 'RELOADING' && w.generation >= this.staleBefore) {
-      this.staleBefore = 0; // nothing is stale any more: the old workers stay
-      this.finishReload(false, `a worker of generation ${w.generation} failed to boot: ${error}`);
-    }
+    this.failed({ ...w, code, signal, error: w.bootError });
+  }
+
+  /** A worker died or stopped serving unasked: back off, and abort a rollout of its generation. */
+  private failed(casualty: Parameters<typeof abortReason>[2]): void {
+    const now = Date.now();
+    this.failures = countFailure(this.failures, now);
+    const delay = backoffMs(this.failures.failures);
+    this.spawnNotBefore = now + delay;
+    if (delay > 0) this.options.log.warn({ failures: this.failures.failures, backoffMs: delay }, 'workers keep failing; backing off');
+    const abort = abortReason(this.state === 'RELOADING', this.generation, casualty, now);
+    if (abort) this.finishReload(false, abort);
   }
 
   private onTick(): void {
     const now = Date.now();
     this.lastTickAt = now;
-    const { hangTimeoutMs, bootTimeoutMs, gracefulTimeoutMs } = this.options;
+    const { hangTimeoutMs, bootTimeoutMs, gracefulTimeoutMs, settleMs } = this.options;
     for (const w of this.liveWorkers()) {
+      if (settled(w, now, settleMs)) this.boot(w);
       if (w.stage === 'SPAWNED' && bootTimeoutMs > 0 && now - w.spawnedAt > bootTimeoutMs) {
         this.options.log.warn({ worker: w.id, workerPid: w.pid, bootTimeoutMs }, 'worker did not listen in time; killing it');
         w.bootError ??= `did not listen within ${bootTimeoutMs} ms`;
         w.kill('boot_timeout', KILL_GRACE_MS);
-      } else if (w.stage === 'LISTENING' && hangTimeoutMs > 0 && now - w.lastPingAt > hangTimeoutMs) {
+      } else if ((w.stage === 'LISTENING' || w.stage === 'SETTLING') && hangTimeoutMs > 0 && now - w.lastPingAt > hangTimeoutMs) {
         this.options.log.warn({ worker: w.id, workerPid: w.pid, reason: 'hang', silentMs: now - w.lastPingAt }, 'worker event loop blocked; killing it');
         w.kill('hang', KILL_GRACE_MS);
       } else if (w.stage === 'LISTENING' && w.recycleDue === undefined && this.state !== 'DRAINING') {
@@ -358,8 +365,10 @@ export class Master extends EventEmitter {
     const decision = plan({
       workers: live,
       target: this.options.workers,
-      staleBefore: this.staleBefore,
+      generation: this.generation,
+      surge: this.state === 'RELOADING' ? this.options.reloadSurge : 1,
       maySpawn: Date.now() >= this.spawnNotBefore,
+      refillOnly: this.state === 'DRAINING',
     });
     for (const { id, reason } of decision.drain) {
       const w = live.find((x) => x.id === id)!;
@@ -367,13 +376,14 @@ export class Master extends EventEmitter {
       w.drain(reason as DrainReason);
     }
     for (let i = 0; i < decision.spawn; i++) this.spawnWorker();
+    this.pruneReleases();
 
-    const serving = this.liveWorkers().filter((w) => w.stage === 'SPAWNED' || w.stage === 'LISTENING');
-    const allListening = serving.length >= this.options.workers && serving.every((w) => w.stage === 'LISTENING');
-    if (this.state === 'STARTING' && allListening) {
+    const serving = this.liveWorkers().filter((w) => w.stage === 'SPAWNED' || w.stage === 'SETTLING' || w.stage === 'LISTENING');
+    const allBooted = serving.length >= this.options.workers && serving.every((w) => w.stage === 'LISTENING');
+    if (this.state === 'STARTING' && allBooted) {
       this.move('all-listening');
       this.options.log.info({ workers: serving.length, startupMs: Date.now() - this.startedAt }, 'ready');
-    } else if (this.state === 'RELOADING' && allListening && this.liveWorkers().every((w) => w.generation >= this.staleBefore)) {
+    } else if (this.state === 'RELOADING' && allBooted && this.liveWorkers().every((w) => w.generation === this.generation)) {
       // Done only when every old worker has exited, not just stopped accepting: `systemctl
       // reload` then returns when the rollout is really over.
       this.finishReload(true, `generation ${this.generation} serving`);
@@ -390,8 +400,11 @@ export class Master extends EventEmitter {
     env[WorkerEnv.SOCKETS] = JSON.stringify(options.sockets.map(socketInfo));
     env[WorkerEnv.PING_INTERVAL_MS] = String(options.pingIntervalMs);
     env[WorkerEnv.IDLE_TIMEOUT_MS] = String(options.idleTimeoutMs);
+    const release = this.releases.get(this.generation)!;
+    env.PWD = release.cwd;
     const w = new WorkerHandle(id, this.generation, jitterLimits(options.recycle), {
-      app: options.app,
+      app: release.app,
+      cwd: release.cwd,
       appArgs: options.appArgs,
       fds: options.sockets.map((s) => s.handle.fd),
       env,
@@ -412,13 +425,10 @@ export class Master extends EventEmitter {
     return w;
   }
 
-  private countFailure(): void {
-    const now = Date.now();
-    this.failures = now - this.lastFailureAt > FAILURE_WINDOW_MS ? 1 : this.failures + 1;
-    this.lastFailureAt = now;
-    const delay = backoffMs(this.failures);
-    this.spawnNotBefore = now + delay;
-    if (delay > 0) this.options.log.warn({ failures: this.failures, backoffMs: delay }, 'workers keep failing; backing off');
+  /** Forgets the paths of generations that have no worker left and can never be spawned again. */
+  private pruneReleases(): void {
+    const inUse = new Set([this.generation, this.good, ...this.liveWorkers().map((w) => w.generation)]);
+    for (const g of this.releases.keys()) if (!inUse.has(g)) this.releases.delete(g);
   }
 
   private drainWorkers(): void {
@@ -479,4 +489,5 @@ function describe(s: HeldSocket): string {
   return `${s.name}=${s.kind === 'unix' ? `unix:${s.path}` : `${s.host}:${s.port}`} (${s.source})`;
 }
 
-export type { ExitReason };
+export type { ExitReason, MasterSnapshot };
+export type { WorkerSnapshot, GenerationSnapshot } from './snapshot';

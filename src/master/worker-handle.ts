@@ -10,10 +10,16 @@ import type { RecycleLimits } from './recycle';
 
 export type ExitReason = 'crash' | 'signal' | 'hang' | 'recycle' | 'reload' | 'shutdown' | 'boot_failure';
 /** Why the master asked a worker to go. */
-export type DrainReason = 'reload' | 'recycle' | 'shutdown' | 'hang' | 'boot_timeout' | 'stop';
+export type DrainReason = 'reload' | 'recycle' | 'shutdown' | 'hang' | 'boot_timeout' | 'stop'
+  /** The app closed its servers: replaced like a crash. */
+  | 'closed'
+  /** Its generation's rollout was aborted or superseded before it booted. */
+  | 'aborted';
 
 export interface SpawnSpec {
+  /** Physical paths of the generation's release (master/release.ts). */
   app: string;
+  cwd: string;
   appArgs: string[];
   /** Master-side descriptors, in worker fd order (3, 4, …). */
   fds: number[];
@@ -28,7 +34,10 @@ export class WorkerHandle {
   readonly pid: number;
   stage: WorkerStage = 'SPAWNED';
   readonly spawnedAt = Date.now();
+  /** When it listened on every socket (stage SETTLING from then). */
   listeningAt: number | undefined;
+  /** When it had stayed alive for the settle period after listening (stage LISTENING: booted). */
+  bootedAt: number | undefined;
   lastPingAt: number;
   stats: WorkerStats | undefined;
   drainReason: DrainReason | undefined;
@@ -55,6 +64,7 @@ export class WorkerHandle {
         [WorkerEnv.WORKER_ID]: String(id),
         [WorkerEnv.GENERATION]: String(generation),
       },
+      cwd: spec.cwd,
       detached: true,
     });
     this.pid = this.child.pid ?? -1;
@@ -107,8 +117,9 @@ export class WorkerHandle {
     let reason: ExitReason;
     if (requested === 'shutdown' || requested === 'stop') reason = 'shutdown';
     else if (requested === 'hang') reason = 'hang';
-    else if (requested === 'boot_timeout' || this.listeningAt === undefined) reason = 'boot_failure';
+    else if (requested === 'boot_timeout' || (this.bootedAt === undefined && requested === undefined)) reason = 'boot_failure';
     else if (requested === 'reload' || requested === 'recycle') reason = requested;
+    else if (requested === 'aborted') reason = 'reload';
     else reason = signal ? 'signal' : 'crash';
     this.stage = 'EXITED';
     this.exit = { code, signal, reason };

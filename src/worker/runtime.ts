@@ -105,11 +105,15 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
   });
   // Under KillMode=control-group (or a plain kill), SIGTERM reaches workers directly.
   if (handleSignals) process.on('SIGTERM', () => void drain('SIGTERM'));
+  // The app's error, for the master's log and its verdict on a reload (a worker that listens and
+  // then crashes during its settle period fails the rollout with this message).
   process.on('uncaughtExceptionMonitor', (err) => {
-    if (listeningFds.size < state.sockets.length) {
-      sendToMaster({ type: 'sockrun:boot-error', message: String(err?.message ?? err), stack: err?.stack });
-    }
+    sendToMaster({ type: 'sockrun:boot-error', message: String(err?.message ?? err), stack: err?.stack });
   });
+  // sockrun's IPC channel must not keep the app alive: an app that closes its servers, or never
+  // listens and ends, exits as it would without sockrun, and the master hears of it at once
+  // instead of at --boot-timeout (issue 12 §2).
+  (process.channel as { unref?: () => void } | undefined)?.unref?.();
 }
 
 function patchListen(): void {
@@ -131,6 +135,13 @@ function track(server: net.Server, socket: SocketInfo): void {
   server.once('listening', () => {
     listeningFds.add(socket.fd);
     sendToMaster({ type: 'sockrun:listening', fd: socket.fd, allListening: listeningFds.size >= state.sockets.length });
+  });
+  // The app closed its server outside a drain (its own shutdown path, a fatal dependency
+  // error): once no server serves an inherited socket, this worker is not ready any more and
+  // the master replaces it (issue 12 §2).
+  server.on('close', () => {
+    if (state.draining) return;
+    if (![...tracked.keys()].some((s) => s.listening)) sendToMaster({ type: 'sockrun:not-serving' });
   });
 }
 
