@@ -14,10 +14,10 @@ export const PREFIX = 'sockrun_';
 /** The master process's own Node.js and process metrics (prom-client defaults). */
 export const MASTER_PREFIX = 'sockrun_master_';
 
-const STAGES = ['SPAWNED', 'LISTENING', 'DRAINING'] as const;
+const STAGES = ['SPAWNED', 'SETTLING', 'LISTENING', 'DRAINING'] as const;
 const EXIT_REASONS = ['crash', 'signal', 'hang', 'recycle', 'reload', 'shutdown', 'boot_failure'] as const;
 const RECYCLE_REASONS = ['connections', 'requests', 'memory', 'age'] as const;
-const RELOAD_RESULTS = ['success', 'failure'] as const;
+const RELOAD_RESULTS = ['success', 'aborted'] as const;
 /** A reload replaces every worker one at a time, each booting the app: seconds to minutes. */
 const RELOAD_BUCKETS = [0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
 
@@ -58,7 +58,7 @@ export class SockrunMetrics {
     };
 
     new Gauge({
-      name: 'sockrun_workers', help: 'Live worker processes by stage (SPAWNED: booting, LISTENING: serving, DRAINING: on the way out).',
+      name: 'sockrun_workers', help: 'Live worker processes by stage (SPAWNED: loading, SETTLING: listening but not yet proven, LISTENING: booted, DRAINING: on the way out).',
       labelNames: ['state'], registers,
       collect() {
         const workers = master.liveWorkers();
@@ -95,7 +95,7 @@ export class SockrunMetrics {
     monotonic('sockrun_connections_total', 'Connections accepted by the workers (kept across worker exits).', () => (live(), totals.total('connectionsTotal')));
     monotonic('sockrun_requests_total', 'HTTP requests received by the workers (kept across worker exits).', () => (live(), totals.total('requestsTotal')));
 
-    const reloads = new Counter({ name: 'sockrun_reloads_total', help: 'Reloads finished, by result (success, failure).', labelNames: ['result'], registers });
+    const reloads = new Counter({ name: 'sockrun_reloads_total', help: 'Reloads finished, by result (success, aborted).', labelNames: ['result'], registers });
     for (const result of RELOAD_RESULTS) reloads.inc({ result }, 0);
     const reloadSeconds = new Histogram({
       name: 'sockrun_reload_duration_seconds', help: 'Duration of successful reloads, from the signal to the last old worker gone.',
@@ -145,7 +145,7 @@ export class SockrunMetrics {
     });
     this.listen('recycle', (_w: ObservedWorker, reason: string) => recycles.inc({ reason }));
     this.listen('reload', (r: { ok: boolean; durationMs: number }) => {
-      reloads.inc({ result: r.ok ? 'success' : 'failure' });
+      reloads.inc({ result: r.ok ? 'success' : 'aborted' });
       if (r.ok) reloadSeconds.observe(r.durationMs / 1000);
     });
 

@@ -81,7 +81,7 @@ describe('a scrape', () => {
     for (const name of [
       'sockrun_workers{state="LISTENING"} 2', 'sockrun_worker_starts_total 2', 'sockrun_worker_exits_total{reason="boot_failure"} 0',
       'sockrun_worker_recycles_total{reason="age"} 0', 'sockrun_connections_active 0', 'sockrun_connections_total 0', 'sockrun_requests_total 0',
-      'sockrun_reloads_total{result="failure"} 0', 'sockrun_reload_duration_seconds_count 0', 'sockrun_ready 1', 'sockrun_ecv_enabled 1',
+      'sockrun_reloads_total{result="aborted"} 0', 'sockrun_reload_duration_seconds_count 0', 'sockrun_ready 1', 'sockrun_ecv_enabled 1',
       'sockrun_draining 0', 'sockrun_worker_event_loop_lag_seconds{worker="1"} 0.002', 'sockrun_worker_resident_memory_bytes{worker="0"} 1000000',
       'sockrun_scrape_worker_errors_total 0',
     ]) expect(body).toContain(`\n${name}\n`);
@@ -103,7 +103,7 @@ describe('a scrape', () => {
     expect(sample(body, 'sockrun_worker_recycles_total{reason="memory"}')).toBe(1);
     expect(sample(body, 'sockrun_worker_starts_total')).toBe(2);
     expect(sample(body, 'sockrun_reloads_total{result="success"}')).toBe(1);
-    expect(sample(body, 'sockrun_reloads_total{result="failure"}')).toBe(1);
+    expect(sample(body, 'sockrun_reloads_total{result="aborted"}')).toBe(1);
     expect(sample(body, 'sockrun_reload_duration_seconds_bucket{le="2.5"}')).toBe(1);
     expect(sample(body, 'sockrun_reload_duration_seconds_bucket{le="1"}')).toBe(0);
   });
