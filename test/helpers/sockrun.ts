@@ -237,3 +237,15 @@ export function startLoad(port: number, opts: { concurrency?: number; keepAlive?
     },
   };
 }
+
+/** Runs a control command (`sockrun reload|status|shutdown|stop …`) to completion. */
+export function control(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -2,27 +2,15 @@
  * Lifecycle under real load: rolling reload, graceful drain, recycling, hang detection and the
  * control commands, counted from the clients' side.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExitCode } from '../../src/errors';
-import { CLI, FIXTURES, Sockrun, cleanup, eventually, freePort, request, sleep, startLoad } from '../helpers/sockrun';
+import { FIXTURES, Sockrun, cleanup, control, eventually, freePort, request, sleep, startLoad } from '../helpers/sockrun';
 
 const hello = path.join(FIXTURES, 'hello.js');
 afterEach(cleanup);
-
-function control(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('reload', () => {
   test.each([

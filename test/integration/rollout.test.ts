@@ -2,25 +2,13 @@
  * Safe rollouts (issue 12): no reload, recycle or respawn takes the service down — counted from
  * the clients' side, with apps that misbehave the way real ones do.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExitCode } from '../../src/errors';
-import { CLI, FIXTURES, Sockrun, cleanup, eventually, freePort, killQuietly, request, sleep, startLoad } from '../helpers/sockrun';
+import { FIXTURES, Sockrun, cleanup, control, eventually, freePort, killQuietly, request, sleep, startLoad } from '../helpers/sockrun';
 
 afterEach(cleanup);
-
-function control(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** `count` requests with a new connection each, 4 at a time: how many failed, and which pids answered. */
 async function sample(port: number, count = 200): Promise<{ failed: number; pids: Set<number> }> {
