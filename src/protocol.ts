@@ -36,6 +36,8 @@ export type WorkerMessage =
   /** The app closed the last server on an inherited socket outside a drain: it serves nothing. */
   | { type: 'sockrun:not-serving' }
   | { type: 'sockrun:drained' }
+  /** The answer to `sockrun:self-check`. */
+  | { type: 'sockrun:self-check-result'; id: number; ok: boolean; message: string }
   /** The answer to `sockrun:collect-metrics`: the app's prom-client `getMetricsAsJSON()`, [] when it has none. */
   | { type: 'sockrun:metrics'; id: number; metrics: unknown[] | null; error?: string }
   /** On a drain, after the servers closed: the app's metrics at the end (only once the master asked for them). */
@@ -44,6 +46,8 @@ export type WorkerMessage =
 
 export type MasterMessage =
   | { type: 'sockrun:drain' }
+  /** GET `path` from your own first server, in-process (worker/self-check.ts); answer with `sockrun:self-check-result`. */
+  | { type: 'sockrun:self-check'; id: number; path: string; timeoutMs: number }
   | { type: 'sockrun:collect-metrics'; id: number }
   /** The instance's ECV verdict (ready and enabled) for GET /ecv on the app port; `since`: master start, ms. */
   | { type: 'sockrun:ecv'; available: boolean; since: number }

@@ -17,6 +17,7 @@ import { Readiness } from './readiness';
 import { adminHandler } from './routes';
 import { startAdminServer } from './server';
 import { Validator } from './validator';
+import { rolloutGate } from './rollout-gate';
 
 const published = new WeakMap<Master, Readiness>();
 
@@ -48,6 +49,7 @@ export async function attachAdmin(master: Master, config: Configuration, log: Lo
     }, log);
     await validator.load();
   }
+  master.setRolloutGate(rolloutGate(master, config.ecvMonitor, validator, config.ecvMonitorTimeoutMs));
   const readiness = new Readiness(master, config, log, validator);
   published.set(master, readiness);
   const stopBridge = config.ecvOnAppPort ? bridgeEcvToWorkers(master, readiness) : () => {};

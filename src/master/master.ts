@@ -7,54 +7,23 @@
  * (gunicorn's arbiter), so a SIGHUP can never interleave with a SIGTERM drain.
  */
 import { EventEmitter } from 'node:events';
-import type { Logger } from 'pino';
-import type { Configuration } from '../config/resolve';
 import { ExitCode } from '../errors';
-import { SocketInfo, WorkerEnv, WorkerMessage, isWorkerMessage } from '../protocol';
+import { WorkerMessage, isWorkerMessage } from '../protocol';
 import { HeldSocket, releaseSocket, socketInfo } from '../sockets/hold';
 import { LifecycleEvent, MasterState, transition } from './lifecycle';
 import { backoffMs, countFailure, plan } from './plan';
 import { jitterLimits, recycleReason } from './recycle';
-import { LogicalPaths, Release, resolveRelease } from './release';
+import { Generations } from './generations';
+import { Release, resolveRelease } from './release';
 import { abortReason, describeFailure, settled } from './rollout';
 import { MasterSnapshot, buildSnapshot } from './snapshot';
-import { DrainReason, ExitReason, WorkerHandle } from './worker-handle';
+import { ControlResult, MasterEvent, MasterOptions } from './types';
+import { DrainReason, ExitReason, WorkerHandle, workerEnvironment } from './worker-handle';
 
 /** How often the supervision tick runs (hang, boot and drain deadlines, recycling by age). */
 const TICK_MS = 250;
 /** A hung or late worker gets SIGTERM, then SIGKILL this much later. */
 const KILL_GRACE_MS = 1000;
-
-/** The master's settings: resolved configuration, plus what run.ts worked out (sockets, worker count). */
-export type MasterOptions = Pick<Configuration,
-  'appArgs' | 'bootTimeoutMs' | 'settleMs' | 'drainDelayMs' | 'gracefulTimeoutMs' | 'hangTimeoutMs' | 'pingIntervalMs' | 'idleTimeoutMs' | 'recycle'> & {
-  /** The app and the directory to run it in, as the user gave them (resolved at every reload). */
-  paths: LogicalPaths;
-  /** The first generation's release, resolved and checked by the caller. */
-  release: Release;
-  workers: number;
-  /** New workers booting at once during a reload (≥ 1; `workers` for blue/green). */
-  reloadSurge: number;
-  sockets: HeldSocket[];
-  /** Extra environment for workers (e.g. SOCKRUN_ECV_ON_APP_PORT). */
-  workerEnv?: NodeJS.ProcessEnv;
-  log: Logger;
-};
-
-export type MasterEvent =
-  | { kind: 'signal'; signal: NodeJS.Signals }
-  | { kind: 'control'; command: 'reload' | 'shutdown' | 'stop'; reply?: (r: ControlResult) => void }
-  | { kind: 'worker-message'; worker: WorkerHandle; message: WorkerMessage }
-  | { kind: 'worker-exit'; worker: WorkerHandle; code: number | null; signal: NodeJS.Signals | null }
-  | { kind: 'drain-delay-over' }
-  | { kind: 'tick' };
-
-export interface ControlResult {
-  ok: boolean;
-  message: string;
-  generation?: number;
-  durationMs?: number;
-}
 
 /**
  * Events for observers (metrics, systemd notify, admin, the cluster2 facade):
@@ -65,14 +34,7 @@ export interface ControlResult {
  */
 export class Master extends EventEmitter {
   state: MasterState = 'STARTING';
-  /** The generation the fleet runs or rolls out: new workers carry it. After an aborted reload, the last good one. */
-  generation = 1;
-  /** The newest generation number handed out (aborted ones are not reused). */
-  private newest = 1;
-  /** The last generation whose rollout completed: what an aborted reload falls back to. */
-  private good = 1;
-  /** Each live generation's resolved paths, pinned (release.ts). */
-  private readonly releases = new Map<number, Release>();
+  private readonly generations: Generations;
   private readonly workers = new Map<number, WorkerHandle>();
   private readonly queue: MasterEvent[] = [];
   private running = false;
@@ -89,6 +51,7 @@ export class Master extends EventEmitter {
   private socketsReleased = false;
   private retired = { connections: 0, requests: 0 };
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
+  private gate: ((w: WorkerHandle) => Promise<{ ok: boolean; message: string }>) | undefined;
   private finishResolve!: (code: number) => void;
   /** Resolves with the exit code once the master stopped (STOPPED and every worker reaped). */
   readonly finished = new Promise<number>((resolve) => (this.finishResolve = resolve));
@@ -97,7 +60,12 @@ export class Master extends EventEmitter {
   constructor(readonly options: MasterOptions) {
     super();
     this.options.sockets.forEach((s, i) => (s.fd = 3 + i));
-    this.releases.set(1, options.release);
+    this.generations = new Generations(options.release);
+  }
+
+  /** The generation the fleet runs or rolls out: new workers carry it. After an aborted reload, the last good one. */
+  get generation(): number {
+    return this.generations.current;
   }
 
   /** Spawns the first generation and starts handling signals. */
@@ -135,10 +103,18 @@ export class Master extends EventEmitter {
       tickMs: TICK_MS,
       target: this.options.workers,
       live: this.liveWorkers(),
-      releases: this.releases,
+      releases: this.generations.all(),
       retired: this.retired,
       sockets: this.options.sockets.map(socketInfo),
     });
+  }
+
+  /**
+   * Checks a new worker of a reload must pass, after its settle period, before it counts as
+   * booted (the admin layer's --ecv-monitor and --validator: admin/rollout-gate.ts).
+   */
+  setRolloutGate(gate: ((w: WorkerHandle) => Promise<{ ok: boolean; message: string }>) | undefined): void {
+    this.gate = gate;
   }
 
   /** Sends a message to every live worker (ECV state, notifications from the cluster2 facade). */
@@ -176,6 +152,8 @@ export class Master extends EventEmitter {
         return this.onWorkerExit(event.worker, event.code, event.signal);
       case 'drain-delay-over':
         return this.drainWorkers();
+      case 'gate':
+        return this.onGate(event.worker, event.ok, event.message);
       case 'tick':
         return this.onTick();
     }
@@ -230,21 +208,18 @@ export class Master extends EventEmitter {
     }
     if (reply) this.reloadWaiters.push(reply);
     if (this.state === 'READY') this.reloadStartedAt = Date.now();
-    this.generation = ++this.newest;
-    this.releases.set(this.generation, release);
+    this.generations.begin(release);
     this.move('reload');
     this.options.log.info({ generation: this.generation, cwd: release.cwd, app: release.app }, `reload: rolling out generation ${this.generation}`);
   }
 
   private finishReload(ok: boolean, message: string): void {
     const durationMs = Date.now() - this.reloadStartedAt;
-    const attempted = this.generation;
-    if (ok) this.good = this.generation;
-    else this.generation = this.good; // plan.ts now drains the new generation's workers
+    const attempted = this.generations.finish(ok); // after an abort, plan.ts drains the new generation's workers
     this.move(ok ? 'reload-done' : 'reload-aborted');
     const result = { ok, message, generation: attempted, durationMs };
     if (ok) this.options.log.info(result, 'reload complete');
-    else this.options.log.error({ ...result, serving: this.good }, `reload aborted; generation ${this.good} keeps serving`);
+    else this.options.log.error({ ...result, serving: this.generation }, `reload aborted; generation ${this.generation} keeps serving`);
     this.emit('reload', result);
     for (const reply of this.reloadWaiters.splice(0)) reply(result);
   }
@@ -258,7 +233,7 @@ export class Master extends EventEmitter {
           w.lastPingAt = Date.now();
           this.options.log.info({ worker: w.id, workerPid: w.pid, generation: w.generation, bootMs: w.listeningAt - w.spawnedAt }, 'worker listening');
           this.emit('listening', w);
-          if (this.options.settleMs <= 0) this.boot(w);
+          if (this.options.settleMs <= 0) this.settle(w);
         }
         return;
       case 'sockrun:not-serving':
@@ -274,6 +249,21 @@ export class Master extends EventEmitter {
       default:
         this.emit('message', w, m);
     }
+  }
+
+  /** The settle period is over: during a reload, the rollout gate decides; else it is booted. */
+  private settle(w: WorkerHandle): void {
+    if (!this.gate || this.state !== 'RELOADING' || w.generation !== this.generation) return this.boot(w);
+    w.gated = true;
+    void this.gate(w).then((r) => this.enqueue({ kind: 'gate', worker: w, ok: r.ok, message: r.message }));
+  }
+
+  private onGate(w: WorkerHandle, ok: boolean, message: string): void {
+    if (!w.alive || w.stage !== 'SETTLING') return;
+    if (ok) return this.boot(w);
+    this.options.log.warn({ worker: w.id, workerPid: w.pid, generation: w.generation, check: message }, 'new worker failed its rollout checks; killing it');
+    w.bootError ??= message;
+    w.kill('boot_timeout', KILL_GRACE_MS);
   }
 
   /** Listened, then stayed alive for the settle period: it counts as booted from now on. */
@@ -304,7 +294,7 @@ export class Master extends EventEmitter {
     const failure = describeFailure({ ...w, code, signal, error: w.bootError }, Date.now());
     const fields = { worker: w.id, workerPid: w.pid, generation: w.generation, code, signal, reason, error: w.bootError };
     if (expected) this.options.log.info(fields, 'worker exited');
-    else this.options.log.warn(fields, reason === 'boot_failure' ? `worker failed to boot: ${failure}` : `worker died: ${failure}`);
+    else this.options.log.warn({ ...fields, failure }, reason === 'boot_failure' ? 'worker failed to boot' : 'worker died');
     this.emit('exit', w, reason);
     this.workers.delete(w.pid);
 
@@ -336,7 +326,7 @@ export class Master extends EventEmitter {
     this.lastTickAt = now;
     const { hangTimeoutMs, bootTimeoutMs, gracefulTimeoutMs, settleMs } = this.options;
     for (const w of this.liveWorkers()) {
-      if (settled(w, now, settleMs)) this.boot(w);
+      if (settled(w, now, settleMs) && !w.gated) this.settle(w);
       if (w.stage === 'SPAWNED' && bootTimeoutMs > 0 && now - w.spawnedAt > bootTimeoutMs) {
         this.options.log.warn({ worker: w.id, workerPid: w.pid, bootTimeoutMs }, 'worker did not listen in time; killing it');
         w.bootError ??= `did not listen within ${bootTimeoutMs} ms`;
@@ -344,7 +334,7 @@ export class Master extends EventEmitter {
       } else if ((w.stage === 'LISTENING' || w.stage === 'SETTLING') && hangTimeoutMs > 0 && now - w.lastPingAt > hangTimeoutMs) {
         this.options.log.warn({ worker: w.id, workerPid: w.pid, reason: 'hang', silentMs: now - w.lastPingAt }, 'worker event loop blocked; killing it');
         w.kill('hang', KILL_GRACE_MS);
-      } else if (w.stage === 'LISTENING' && w.recycleDue === undefined && this.state !== 'DRAINING') {
+      } else if (w.stage === 'LISTENING' && w.recycleDue === undefined && this.state !== 'DRAINING' && this.state !== 'STARTING') {
         const reason = recycleReason(w.stats, now - w.spawnedAt, w.limits);
         if (reason) {
           w.recycleDue = reason;
@@ -376,7 +366,7 @@ export class Master extends EventEmitter {
       w.drain(reason as DrainReason);
     }
     for (let i = 0; i < decision.spawn; i++) this.spawnWorker();
-    this.pruneReleases();
+    this.generations.prune(this.liveWorkers().map((w) => w.generation));
 
     const serving = this.liveWorkers().filter((w) => w.stage === 'SPAWNED' || w.stage === 'SETTLING' || w.stage === 'LISTENING');
     const allBooted = serving.length >= this.options.workers && serving.every((w) => w.stage === 'LISTENING');
@@ -395,13 +385,8 @@ export class Master extends EventEmitter {
     const used = new Set(this.liveWorkers().filter((w) => w.stage !== 'DRAINING').map((w) => w.id));
     let id = 0;
     while (used.has(id)) id++;
-    const env: NodeJS.ProcessEnv = { ...process.env, ...options.workerEnv };
-    for (const k of ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete env[k];
-    env[WorkerEnv.SOCKETS] = JSON.stringify(options.sockets.map(socketInfo));
-    env[WorkerEnv.PING_INTERVAL_MS] = String(options.pingIntervalMs);
-    env[WorkerEnv.IDLE_TIMEOUT_MS] = String(options.idleTimeoutMs);
-    const release = this.releases.get(this.generation)!;
-    env.PWD = release.cwd;
+    const release = this.generations.release();
+    const env = workerEnvironment(options, release);
     const w = new WorkerHandle(id, this.generation, jitterLimits(options.recycle), {
       app: release.app,
       cwd: release.cwd,
@@ -423,12 +408,6 @@ export class Master extends EventEmitter {
     options.log.debug({ worker: id, workerPid: w.pid, generation: w.generation }, 'spawned worker');
     this.emit('spawn', w);
     return w;
-  }
-
-  /** Forgets the paths of generations that have no worker left and can never be spawned again. */
-  private pruneReleases(): void {
-    const inUse = new Set([this.generation, this.good, ...this.liveWorkers().map((w) => w.generation)]);
-    for (const g of this.releases.keys()) if (!inUse.has(g)) this.releases.delete(g);
   }
 
   private drainWorkers(): void {
@@ -489,5 +468,5 @@ function describe(s: HeldSocket): string {
   return `${s.name}=${s.kind === 'unix' ? `unix:${s.path}` : `${s.host}:${s.port}`} (${s.source})`;
 }
 
-export type { ExitReason, MasterSnapshot };
+export type { ExitReason, MasterSnapshot, ControlResult, MasterEvent, MasterOptions };
 export type { WorkerSnapshot, GenerationSnapshot } from './snapshot';

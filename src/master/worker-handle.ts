@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { MasterMessage, WorkerEnv, WorkerStats } from '../protocol';
 import type { WorkerStage } from './plan';
 import type { RecycleLimits } from './recycle';
+import { HeldSocket, socketInfo } from '../sockets/hold';
 
 export type ExitReason = 'crash' | 'signal' | 'hang' | 'recycle' | 'reload' | 'shutdown' | 'boot_failure';
 /** Why the master asked a worker to go. */
@@ -29,6 +30,23 @@ export interface SpawnSpec {
 
 const PRELOAD = path.join(__dirname, '..', 'worker', 'preload.js');
 
+/**
+ * A worker's environment: the master's, without what systemd addressed to the master alone
+ * (sd_listen_fds(3): variables unset before forking), plus the worker runtime's settings.
+ */
+export function workerEnvironment(
+  options: { sockets: HeldSocket[]; pingIntervalMs: number; idleTimeoutMs: number; workerEnv?: NodeJS.ProcessEnv },
+  release: { cwd: string },
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.workerEnv };
+  for (const k of ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES', 'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete env[k];
+  env[WorkerEnv.SOCKETS] = JSON.stringify(options.sockets.map(socketInfo));
+  env[WorkerEnv.PING_INTERVAL_MS] = String(options.pingIntervalMs);
+  env[WorkerEnv.IDLE_TIMEOUT_MS] = String(options.idleTimeoutMs);
+  env.PWD = release.cwd; // what a shell would set after cd-ing into the release
+  return env;
+}
+
 export class WorkerHandle {
   readonly child: ChildProcess;
   readonly pid: number;
@@ -38,6 +56,8 @@ export class WorkerHandle {
   listeningAt: number | undefined;
   /** When it had stayed alive for the settle period after listening (stage LISTENING: booted). */
   bootedAt: number | undefined;
+  /** Its rollout checks (admin/rollout-gate.ts) are running. */
+  gated = false;
   lastPingAt: number;
   stats: WorkerStats | undefined;
   drainReason: DrainReason | undefined;

@@ -10,6 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MasterMessage, SocketInfo, WorkerEnv, WorkerMessage, WorkerStats, isMasterMessage } from '../protocol';
 import { installEcvOnAppPort } from './ecv';
 import { mapListen } from './listen-map';
+import { SELF_CHECK, selfCheck } from './self-check';
 import { installWorkerMetrics } from './metrics';
 
 /** Idle keep-alive connections are closed this long after a drain starts (or after their last request). */
@@ -96,6 +97,10 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
   process.on('message', (m: unknown) => {
     if (!isMasterMessage(m)) return;
     if (m.type === 'sockrun:drain') void drain('master');
+    if (m.type === 'sockrun:self-check') {
+      const server = [...tracked].find(([, socket]) => socket.fd === state.sockets[0]?.fd)?.[0];
+      void selfCheck(server, m.path, m.timeoutMs).then((r) => sendToMaster({ type: 'sockrun:self-check-result', id: m.id, ...r }));
+    }
     for (const h of messageHandlers) h(m);
   });
   // The master died (even by SIGKILL): its end of the IPC channel closed. Leave no orphan.
@@ -146,6 +151,7 @@ function track(server: net.Server, socket: SocketInfo): void {
 }
 
 function onConnection(this: net.Server, socket: net.Socket): void {
+  if ((socket as unknown as Record<symbol, unknown>)[SELF_CHECK]) return; // the master's check, not a client
   stats.connectionsTotal++;
   connections.set(socket, { inFlight: 0, lastActive: Date.now(), server: this });
   socket.once('close', () => connections.delete(socket));
@@ -156,6 +162,7 @@ function onConnection(this: net.Server, socket: net.Socket): void {
 }
 
 function onRequest(req: IncomingMessage, res: ServerResponse): void {
+  if ((req.socket as unknown as Record<symbol, unknown>)[SELF_CHECK]) return;
   stats.requestsTotal++;
   const conn = connections.get(req.socket);
   if (!conn) return;

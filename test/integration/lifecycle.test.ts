@@ -56,7 +56,7 @@ describe('reload', () => {
     const bad = await control(['reload', '--pid', String(s.pid)]);
     const r = await load.stop();
     expect(bad.code).toBe(ExitCode.RELOAD_FAILED);
-    expect(bad.stderr).toMatch(/failed to boot: broken build: syntax error in routes/);
+    expect(bad.stderr).toMatch(/of generation \d+ exited with code 1 before listening: broken build: syntax error in routes/);
     expect(s.workerPids().sort()).toEqual(gen2.sort());
     expect(r.failed).toBe(0);
 

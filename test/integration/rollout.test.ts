@@ -63,6 +63,32 @@ describe('new code that listens and then crashes never replaces the old generati
   });
 });
 
+describe('--ecv-monitor gates a reload on the new generation itself', () => {
+  test('new workers whose health check fails abort the reload, though the old ones answer the same check through the socket', async () => {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockrun-gate-'));
+    const flag = path.join(dir, 'UNHEALTHY');
+    const s = new Sockrun(['-w', '2', '-l', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${await freePort()}`, '--ecv-monitor', '/health', '--settle', '500ms',
+      path.join(FIXTURES, 'unhealthy-on-reload.js')], { env: { UNHEALTHY_FILE: flag } });
+    await s.ready();
+    const old = s.workerPids().sort();
+    const good = await control(['reload', '--pid', String(s.pid)]);
+    expect(good.code).toBe(ExitCode.OK);
+    const gen2 = s.workerPids().sort();
+    expect(gen2.filter((p) => old.includes(p))).toEqual([]);
+
+    fs.writeFileSync(flag, '');
+    const bad = await control(['reload', '--pid', String(s.pid)]);
+    expect(bad.code).toBe(ExitCode.RELOAD_FAILED);
+    expect(bad.stderr).toMatch(/--ecv-monitor GET \/health → 503 in \d+ ms \(in-process\)/);
+    await sleep(1000);
+    expect(s.workerPids().sort()).toEqual(gen2);
+    const after = await sample(port, 40);
+    expect(after.failed).toBe(0);
+    expect([...after.pids].sort()).toEqual(gen2);
+  });
+});
+
 describe('a worker that stops serving is not ready', () => {
   test('an app that closes its own server is replaced and no longer counted as listening', async () => {
     const port = await freePort();
