@@ -41,24 +41,19 @@ export interface StatusReport extends Omit<MasterSnapshot, 'workers' | 'sockets'
 
 /**
  * The app's package name and version, as of the generation now serving: read when the master
- * starts and again when a reload starts (a `current -> releases/N` swap brings a new
- * package.json), kept only once that reload succeeds.
+ * starts and again when a reload succeeds (a `current -> releases/N` swap brings a new
+ * package.json). Read at the end rather than at the start of the rollout, so a second SIGHUP
+ * during a rollout is counted too; an aborted reload keeps the old value, as the old workers do.
  */
 export class AppVersion {
   private serving: AppPackage | null;
-  private pending: AppPackage | null = null;
-  private readonly onState: (to: string) => void;
   private readonly onReload: (r: { ok?: boolean }) => void;
 
   constructor(private readonly master: Master) {
     this.serving = readAppPackage(master.options.app);
-    this.onState = (to) => {
-      if (to === 'RELOADING') this.pending = readAppPackage(master.options.app);
-    };
     this.onReload = (r) => {
-      if (r?.ok) this.serving = this.pending;
+      if (r?.ok) this.serving = readAppPackage(master.options.app);
     };
-    master.on('state', this.onState);
     master.on('reload', this.onReload);
   }
 
@@ -67,7 +62,6 @@ export class AppVersion {
   }
 
   close(): void {
-    this.master.off('state', this.onState);
     this.master.off('reload', this.onReload);
   }
 }

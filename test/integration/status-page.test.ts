@@ -96,12 +96,13 @@ test('the page lists every worker; after a SIGHUP it shows the new generation\'s
   await page.close();
 });
 
-test('a boot error full of markup is shown as text: no element, no script from the app', async () => {
-  const { s, admin, breakFile } = await start();
+test('a boot error full of markup is shown as text: no element, no script from the app; the old release\'s version stays', async () => {
+  const { s, admin, breakFile, pkg } = await start();
   const { page, errors } = await openPage(admin.port!);
   await pageShowsPids(page, s.workerPids());
   const evil = '<b>bold</b> & <img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script>';
   fs.writeFileSync(breakFile, evil);
+  fs.writeFileSync(pkg, JSON.stringify({ name: 'shop-api', version: '9.9.9-broken' }));
   s.signal('SIGHUP');
   await s.waitFor('reload aborted; the previous workers keep serving');
 
@@ -114,6 +115,7 @@ test('a boot error full of markup is shown as text: no element, no script from t
   expect(await page.$$('main b, main img, main script')).toHaveLength(0);
   expect(await page.evaluate('window.__pwned')).toBeUndefined();
   expect(await text(page, '#state')).toBe('READY');
+  expect(await text(page, '#app')).toBe('shop-api@1.2.3');
   expect(errors).toEqual([]);
   // The JSON carries it verbatim, for scripts.
   const status = JSON.parse((await get(admin, '/status')).body);
