@@ -1,7 +1,7 @@
 /**
- * The admin port (DESIGN §6): health probes, cluster2's ECV, Prometheus metrics, served by the
- * master on its own address (--admin), plus GET /ecv on the app port answered by the workers
- * (--ecv-on-app-port). Registered in cli/attachments.ts; reads the master's events and
+ * The admin port (DESIGN §6): health probes, cluster2's ECV, Prometheus metrics, the status
+ * page and its JSON (issue 18), served by the master on its own address (--admin), plus GET /ecv
+ * on the app port answered by the workers (--ecv-on-app-port). Registered in cli/attachments.ts; reads the master's events and
  * snapshot, talks to workers only through `broadcast` and `send` (protocol.ts).
  */
 import * as path from 'node:path';
@@ -12,10 +12,12 @@ import { usageError } from '../errors';
 import type { Master } from '../master/master';
 import { createMetrics } from '../metrics';
 import { TokenFile } from './auth';
+import { History } from './history';
 import { appTarget } from './monitor';
 import { Readiness } from './readiness';
 import { adminHandler } from './routes';
 import { startAdminServer } from './server';
+import { AppVersion, statusReport } from './status';
 import { Validator } from './validator';
 import { rolloutGate } from './rollout-gate';
 
@@ -59,6 +61,10 @@ export async function attachAdmin(master: Master, config: Configuration, log: Lo
   if (config.admin !== undefined) {
     const metrics = createMetrics(master, config, log);
     closers.push(() => metrics.close());
+    // The status page's memory starts before the first spawn, so no exit goes unrecorded.
+    const history = new History();
+    const appVersion = new AppVersion(master);
+    closers.push(history.listen(master), () => appVersion.close());
     try {
       const admin = await startAdminServer(config.admin, adminHandler({
         master,
@@ -68,6 +74,7 @@ export async function attachAdmin(master: Master, config: Configuration, log: Lo
         token,
         ecvControl: config.ecvControl,
         log,
+        status: () => statusReport({ master, readiness, history, appVersion }),
       }));
       closers.unshift(() => admin.close());
       log.info({ admin: admin.where, control: config.ecvControl ? (config.admin.kind === 'unix' ? 'unix socket' : token ? 'bearer token' : 'off (no --admin-token-file)') : 'off' }, 'admin port listening');

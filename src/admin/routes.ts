@@ -6,6 +6,8 @@
  *   GET  /livez  /readyz  /healthz  [?verbose] [?exclude=check]   200 | 503
  *   GET  /livez/<check>  /readyz/<check>  /healthz/<check>          200 | 503 | 404
  *   GET  /metrics                                                   200 (Prometheus text)
+ *   GET  /                                                          200 (the status page, HTML)
+ *   GET  /status                                                    200 (what the page shows, JSON)
  *   GET  /ecv                                                       200 AVAILABLE | 400 DISABLED (cluster2)
  *   POST /ecv/enable  /ecv/disable   (token or unix socket)         204 | 401 | 403
  *
@@ -20,6 +22,8 @@ import { Check, ProbeKind, probeAnswer, singleCheckAnswer } from './checks';
 import { ECV_PATH, ecvAnswer, ecvHeaders, localIp } from './ecv-format';
 import type { Readiness } from './readiness';
 import { Handler, LIMITS } from './server';
+import type { StatusReport } from './status';
+import { statusPage } from './status-page';
 
 /** A scrape slower than this is answered 503 (the metrics module makes slow workers partial, not failed). */
 const METRICS_DEADLINE_MS = 10_000;
@@ -34,6 +38,8 @@ export interface RouteContext {
   token: TokenFile | undefined;
   ecvControl: boolean;
   log: Logger;
+  /** GET /status and the page (status.ts). */
+  status: () => StatusReport;
 }
 
 type Route = { methods: string[]; handle: (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => void | Promise<void> };
@@ -49,6 +55,14 @@ export function adminHandler(ctx: RouteContext): Handler {
   }
   routes.set('/metrics', { methods: READ, handle: (req, res) => metrics(ctx, req, res) });
   routes.set(ECV_PATH, { methods: READ, handle: (req, res) => ecv(ctx, req, res) });
+  routes.set('/', {
+    methods: READ,
+    handle: (req, res) => {
+      const page = statusPage();
+      send(req, res, 200, page.body, page.headers);
+    },
+  });
+  routes.set('/status', { methods: READ, handle: (req, res) => send(req, res, 200, `${JSON.stringify(ctx.status(), null, 2)}\n`, { 'content-type': 'application/json; charset=utf-8' }) });
   if (ctx.ecvControl) {
     routes.set(`${ECV_PATH}/enable`, { methods: ['POST'], handle: (req, res) => ecvControl(ctx, warn, req, res, true) });
     routes.set(`${ECV_PATH}/disable`, { methods: ['POST'], handle: (req, res) => ecvControl(ctx, warn, req, res, false) });
