@@ -45,14 +45,20 @@ export interface StatusReport extends Omit<MasterSnapshot, 'workers' | 'sockets'
  * package.json). Read at the end rather than at the start of the rollout, so a second SIGHUP
  * during a rollout is counted too; an aborted reload keeps the old value, as the old workers do.
  */
+/** The physical path of the app file the serving generation runs. */
+function servingApp(master: Master): string {
+  return master.snapshot().generations.find((g) => g.generation === master.generation)?.app ?? master.options.release.app;
+}
+
 export class AppVersion {
   private serving: AppPackage | null;
   private readonly onReload: (r: { ok?: boolean }) => void;
 
   constructor(private readonly master: Master) {
-    this.serving = readAppPackage(master.options.app);
+    this.serving = readAppPackage(servingApp(master));
     this.onReload = (r) => {
-      if (r?.ok) this.serving = readAppPackage(master.options.app);
+      // After a release swap the new generation's app file is in the new release's directory.
+      if (r?.ok) this.serving = readAppPackage(servingApp(master));
     };
     master.on('reload', this.onReload);
   }
@@ -109,7 +115,7 @@ export function statusReport({ master, readiness, history, appVersion }: StatusS
   return {
     time: new Date().toISOString(),
     ...snapshot,
-    app: master.options.app,
+    app: servingApp(master),
     versions: { sockrun: SOCKRUN_VERSION, node: process.version, app: appVersion.current },
     workers: snapshot.workers.map((w) => ({
       ...w,
