@@ -219,7 +219,7 @@ export class Master extends EventEmitter {
     this.move(ok ? 'reload-done' : 'reload-aborted');
     const result = { ok, message, generation: attempted, durationMs };
     if (ok) this.options.log.info(result, 'reload complete');
-    else this.options.log.error({ ...result, serving: this.generation }, `reload aborted; generation ${this.generation} keeps serving`);
+    else this.options.log.error({ ...result, serving: this.generation }, 'reload aborted; the previous workers keep serving');
     this.emit('reload', result);
     for (const reply of this.reloadWaiters.splice(0)) reply(result);
   }
