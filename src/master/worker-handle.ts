@@ -139,7 +139,8 @@ export class WorkerHandle {
     else if (requested === 'hang') reason = 'hang';
     else if (requested === 'boot_timeout' || (this.bootedAt === undefined && requested === undefined)) reason = 'boot_failure';
     else if (requested === 'reload' || requested === 'recycle') reason = requested;
-    else if (requested === 'aborted') reason = 'reload';
+    // Drained because its rollout was aborted, but it failed on its own before listening.
+    else if (requested === 'aborted') reason = this.listeningAt === undefined && code !== 0 ? 'boot_failure' : 'reload';
     else reason = signal ? 'signal' : 'crash';
     this.stage = 'EXITED';
     this.exit = { code, signal, reason };
