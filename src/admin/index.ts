@@ -15,10 +15,21 @@ import { TokenFile } from './auth';
 import { appTarget } from './monitor';
 import { Readiness } from './readiness';
 import { adminHandler } from './routes';
-import { startAdminServer } from './server';
+import { Handler, startAdminServer } from './server';
 import { Validator } from './validator';
 
 const published = new WeakMap<Master, Readiness>();
+const unmatched = new WeakMap<Master, Handler>();
+
+/**
+ * Has `master`'s admin port pass every request it does not answer itself (any path but its
+ * own) to `handler`: the cluster2 facade's monitor app, which cluster2 served on monPort
+ * (issue 17). Call before the admin port starts (startMaster's `observe`); without --admin it
+ * does nothing.
+ */
+export function serveUnmatched(master: Master, handler: Handler): void {
+  unmatched.set(master, handler);
+}
 
 /**
  * The admin port's verdict for `master` (for the metrics module's readiness and ECV gauges):
@@ -66,6 +77,7 @@ export async function attachAdmin(master: Master, config: Configuration, log: Lo
         token,
         ecvControl: config.ecvControl,
         log,
+        unmatched: unmatched.get(master),
       }));
       closers.unshift(() => admin.close());
       log.info({ admin: admin.where, control: config.ecvControl ? (config.admin.kind === 'unix' ? 'unix socket' : token ? 'bearer token' : 'off (no --admin-token-file)') : 'off' }, 'admin port listening');

@@ -1,6 +1,6 @@
 /** How cluster2's options become a sockrun Configuration (src/cluster2/options.ts, DESIGN §10). */
 import * as path from 'node:path';
-import { clusterConfiguration, singleProcessRequested, toRawOptions } from '../../src/cluster2/options';
+import { clusterConfiguration, singleProcessRequested } from '../../src/cluster2/options';
 import { cluster2Warnings } from '../../src/cluster2/legacy-options';
 import { SockrunError } from '../../src/errors';
 
