@@ -1,4 +1,5 @@
 /** How cluster2's options become a sockrun Configuration (src/cluster2/options.ts, DESIGN §10). */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { clusterConfiguration, singleProcessRequested } from '../../src/cluster2/options';
 import { cluster2Warnings } from '../../src/cluster2/legacy-options';
@@ -149,6 +150,16 @@ describe('cluster2 options → Configuration', () => {
     ]);
     for (const line of warnings) expect(line).not.toContain('\n');
     expect(cluster2Warnings({ port: 3000 } as object)).toEqual([]);
+  });
+
+  test('docs/cluster2.md lists every one of them in its options table', () => {
+    const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'cluster2.md'), 'utf8');
+    const table = doc.slice(doc.indexOf('| cluster2 (its default) |'), doc.indexOf('\n\n', doc.indexOf('| cluster2 (its default) |')));
+    const documented = new Set(table.split('\n').flatMap((row) => [...(row.split('|')[1] ?? '').matchAll(/`(\w+)(?:[.:]| \(|`)/g)].map((m) => m[1])));
+    for (const name of ['port', 'host', 'cluster', 'noWorkers', 'pids', 'logs', 'monPort', 'monHost', 'monPath', 'monitor', 'ecv', 'timeout',
+      'connThreshold', 'uptimeThreshold', 'heartbeatInterval', 'maxHeartbeatDelay', 'stop', 'shutdown']) {
+      expect([name, documented.has(name)]).toEqual([name, true]);
+    }
   });
 
   test('only a typo is an error, with a "did you mean" when one name is close', () => {
