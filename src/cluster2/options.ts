@@ -136,7 +136,7 @@ export function toRawOptions(options: ClusterOptions, adoptingSockets: boolean, 
   if (pidFile !== undefined) raw['pid-file'] = pidFile;
   if (options.monPort !== undefined) raw.admin = listenAddress(options.monHost ?? '0.0.0.0', options.monPort);
   // cluster2 served a monitor app on 3001 when no monPort was given.
-  else if (options.monitor != null && raw.admin === undefined) raw.admin = listenAddress(options.monHost ?? '0.0.0.0', CLUSTER2_MON_PORT);
+  else if (isApp(options.monitor) && raw.admin === undefined) raw.admin = listenAddress(options.monHost ?? '0.0.0.0', CLUSTER2_MON_PORT);
   if (options.timeout !== undefined) raw['idle-timeout'] = options.timeout;
   if (options.connThreshold !== undefined) raw['recycle-connections'] = options.connThreshold;
   if (options.uptimeThreshold !== undefined) raw['recycle-age'] = uptimeToAge(options.uptimeThreshold);
@@ -180,6 +180,11 @@ function listenAddress(host: string | undefined, port: number | string): string 
   if (typeof port === 'string' && !/^\d+$/.test(port)) return port; // a full sockrun address
   if (host === undefined || host === '') return String(port);
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A monitor app is an object or a function (an express app); a string there is a mistake the master warns about. */
+function isApp(v: unknown): boolean {
+  return typeof v === 'function' || (typeof v === 'object' && v !== null);
 }
 
 function camel(name: string): string {

@@ -133,6 +133,7 @@ describe('cluster2 options → Configuration', () => {
     expect(resolve({ monitor: monApp, monPort: 9100 }).admin).toEqual({ kind: 'tcp', host: '0.0.0.0', port: 9100 });
     expect(resolve({ monitor: monApp, admin: 'unix:/run/app/admin.sock' }).admin).toEqual({ kind: 'unix', path: '/run/app/admin.sock' });
     expect(resolve({}).admin).toBeUndefined();
+    expect(resolve({ monitor: '/health' }).admin).toBeUndefined(); // not an app (ecv.monitor was meant)
   });
 
   test('every option cluster2 0.3-0.5 documented or read starts; those sockrun does another way say so in one line each', () => {
