@@ -43,6 +43,7 @@ export function socket(name?: string): { fd: number } {
 export { Cluster } from './cluster2/cluster';
 export type { AppSpec, ClusterRole, CreateApp, Listenable, Serve, SignalInfo, WorkerExit } from './cluster2/cluster';
 export type { Cluster2Options, ClusterOptions, SockrunOptions } from './cluster2/options';
+export type { Heartbeat } from './cluster2/heartbeat';
 /** Worker side: hand a job to the master and await its answer (`delegate`), or fire and forget (`tell`). */
 export { DelegateError, delegate, tell } from './worker/delegate';
 export type { DelegateOptions } from './worker/delegate';

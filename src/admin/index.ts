@@ -16,12 +16,23 @@ import { History } from './history';
 import { appTarget } from './monitor';
 import { Readiness } from './readiness';
 import { adminHandler } from './routes';
-import { startAdminServer } from './server';
+import { Handler, startAdminServer } from './server';
 import { AppVersion, statusReport } from './status';
 import { Validator } from './validator';
 import { rolloutGate } from './rollout-gate';
 
 const published = new WeakMap<Master, Readiness>();
+const unmatched = new WeakMap<Master, Handler>();
+
+/**
+ * Has `master`'s admin port pass every request it does not answer itself (any path but its
+ * own) to `handler`: the cluster2 facade's monitor app, which cluster2 served on monPort
+ * (issue 17). Call before the admin port starts (startMaster's `observe`); without --admin it
+ * does nothing.
+ */
+export function serveUnmatched(master: Master, handler: Handler): void {
+  unmatched.set(master, handler);
+}
 
 /**
  * The admin port's verdict for `master` (for the metrics module's readiness and ECV gauges):
@@ -75,6 +86,7 @@ export async function attachAdmin(master: Master, config: Configuration, log: Lo
         ecvControl: config.ecvControl,
         log,
         status: () => statusReport({ master, readiness, history, appVersion }),
+        unmatched: unmatched.get(master),
       }));
       closers.unshift(() => admin.close());
       log.info({ admin: admin.where, control: config.ecvControl ? (config.admin.kind === 'unix' ? 'unix socket' : token ? 'bearer token' : 'off (no --admin-token-file)') : 'off' }, 'admin port listening');

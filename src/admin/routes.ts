@@ -40,6 +40,8 @@ export interface RouteContext {
   log: Logger;
   /** GET /status and the page (status.ts). */
   status: () => StatusReport;
+  /** Answers paths not in the table instead of 404 (the cluster2 facade's monitor app). */
+  unmatched?: Handler;
 }
 
 type Route = { methods: string[]; handle: (req: IncomingMessage, res: ServerResponse, query: URLSearchParams) => void | Promise<void> };
@@ -76,7 +78,7 @@ export function adminHandler(ctx: RouteContext): Handler {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (!(declared <= LIMITS.maxBodyBytes)) return send(req, res, 413, `request body over ${LIMITS.maxBodyBytes} bytes\n`);
     const route = routes.get(path) ?? checkRoute(ctx, path);
-    if (!route) return send(req, res, 404, 'not found\n');
+    if (!route) return ctx.unmatched ? ctx.unmatched(req, res) : send(req, res, 404, 'not found\n');
     if (!route.methods.includes(req.method ?? '')) {
       warn(`${req.method} ${path}`, 'admin request refused: method not allowed');
       return send(req, res, 405, 'method not allowed\n', { allow: route.methods.join(', ') });

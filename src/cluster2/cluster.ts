@@ -24,6 +24,7 @@ import { DelegateHandler, DelegateRouter } from '../master/delegate';
 import { WorkerEnv } from '../protocol';
 import { DelegateOptions, delegate } from '../worker/delegate';
 import { inheritedSockets } from '../worker/runtime';
+import type { Heartbeat } from './heartbeat';
 import { ClusterOptions, singleProcessRequested } from './options';
 import { controlRemoteMaster } from './remote';
 
@@ -77,8 +78,12 @@ export interface RoleRunner {
  *  - `died` (pid, {code, signal, reason, id, generation}): a worker exited, including during
  *    shutdown() and stop();
  *  - `SIGTERM`, `SIGINT`, `SIGHUP`, `SIGQUIT` ({pid, type}): the master (type 'master') got the
- *    signal, or a worker (type 'worker') was told to drain; `SIGKILL`: the master stops at once
- *    (stop(), `sockrun stop`, SIGQUIT), since a real SIGKILL cannot be observed;
+ *    signal, or a worker (type 'worker') was told to drain; the master also emits `SIGTERM` for a
+ *    drain no signal started (shutdown(), the shutdown script, `sockrun shutdown`), as cluster2
+ *    did; `SIGKILL`: the master stops at once (stop(), `sockrun stop`, SIGQUIT), since a real
+ *    SIGKILL cannot be observed;
+ *  - `heartbeat` (Heartbeat): in the master, one worker's stats from its pings, every
+ *    `heartbeatInterval` (default 60 s) per worker (heartbeat.ts);
  *  - `reloaded` ({ok, message, generation, durationMs}): a rolling reload (SIGHUP) ended;
  *  - `state` (to, from): the master's lifecycle state changed (STARTING, READY, …);
  *  - `stopped` (exitCode): the master (or single process) is about to exit;
@@ -93,6 +98,7 @@ export interface Cluster {
   on(event: 'reloaded', listener: (result: ControlResult) => void): this;
   on(event: 'state', listener: (to: MasterState, from: MasterState) => void): this;
   on(event: 'stopped', listener: (exitCode: number) => void): this;
+  on(event: 'heartbeat', listener: (beat: Heartbeat) => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   on(event: NodeJS.Signals, listener: (info: SignalInfo) => void): this;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -102,6 +108,7 @@ export interface Cluster {
   once(event: 'reloaded', listener: (result: ControlResult) => void): this;
   once(event: 'state', listener: (to: MasterState, from: MasterState) => void): this;
   once(event: 'stopped', listener: (exitCode: number) => void): this;
+  once(event: 'heartbeat', listener: (beat: Heartbeat) => void): this;
   once(event: 'error', listener: (err: Error) => void): this;
   once(event: NodeJS.Signals, listener: (info: SignalInfo) => void): this;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

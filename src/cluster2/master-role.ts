@@ -5,6 +5,7 @@
  * holds the sockets, the workers accept (DESIGN §3).
  */
 import type { Cluster, CreateApp, Listenable, AppSpec, RoleRunner } from './cluster';
+import { serveUnmatched } from '../admin';
 import { SockrunError } from '../errors';
 import { startMaster } from '../cli/run';
 import type { Master } from '../master/master';
@@ -13,20 +14,34 @@ import type { WorkerHandle, ExitReason } from '../master/worker-handle';
 import type { MasterState } from '../master/lifecycle';
 import { parseListenFds } from '../sockets/listen-fds';
 import { failToStart } from './fail';
+import { emitHeartbeats } from './heartbeat';
+import { CLUSTER2_HEARTBEAT_MS, cluster2Warnings } from './legacy-options';
+import { CLUSTER_MASTER_ENV, monitorHandler } from './monitor-app';
 import { ClusterOptions, clusterConfiguration } from './options';
 
 export function runMaster(cluster: Cluster, createApp: CreateApp, onListening: ((app?: Listenable | AppSpec[]) => void) | undefined, router: DelegateRouter): RoleRunner {
   let master: Master | undefined;
-  const started = appPorts(createApp).then(async (ports) => {
-    const options: ClusterOptions = ports ? { ...cluster.options, port: ports } : cluster.options;
+  const started = appServers(createApp).then(async ({ ports, monApp }) => {
+    const options: ClusterOptions = { ...cluster.options };
+    if (ports) options.port = ports;
+    if (monApp != null) options.monitor = monApp;
     // Sockets handed to us (systemd, --fd) replace binding `port`: the app needs no change.
     const adopting = parseListenFds(process.env, process.pid).length > 0
       || options.fd !== undefined || Boolean(process.env.SOCKRUN_FD);
     const config = clusterConfiguration(options, process.env, process.argv, adopting);
+    // Tells the workers a Cluster master serves the monitor app (under the CLI nobody does).
+    process.env[CLUSTER_MASTER_ENV] = String(process.pid);
     const run = await startMaster(config, (m) => {
       master = m;
       wireEvents(m, cluster, onListening);
       router.attach(m);
+      emitHeartbeats(m, options.heartbeatInterval !== undefined ? 0 : CLUSTER2_HEARTBEAT_MS, (beat) => cluster.emit('heartbeat', beat));
+      for (const line of cluster2Warnings(options)) m.options.log.warn(line);
+      if (options.monitor != null) {
+        const handler = monitorHandler(options.monitor, m.options.log);
+        if (handler) serveUnmatched(m, handler);
+        else m.options.log.warn('the monitor app is not served: it is neither a request handler (an express app) nor an http.Server');
+      }
     });
     void run.finished.then((code) => {
       cluster.emit('stopped', code);
@@ -53,10 +68,17 @@ function wireEvents(m: Master, cluster: Cluster, onListening: ((app?: Listenable
     cluster.emit('died', w.pid, { code: w.exit?.code ?? null, signal: w.exit?.signal ?? null, reason, id: w.id, generation: w.generation });
   });
   m.on('reload', (result) => cluster.emit('reloaded', result));
-  m.on('signal', (name: NodeJS.Signals) => cluster.emit(name, { pid: process.pid, type: 'master' }));
+  let drainBySignal = false;
+  m.on('signal', (name: NodeJS.Signals) => {
+    if (name === 'SIGTERM' || name === 'SIGINT') drainBySignal = true;
+    cluster.emit(name, { pid: process.pid, type: 'master' });
+  });
   let readyOnce = false;
   m.on('state', (to: MasterState, from: MasterState) => {
     cluster.emit('state', to, from);
+    // cluster2's shutdown() (the shutdown script, c.shutdown()) reached the master as SIGTERM,
+    // and its Cluster emitted it: so does every drain that no signal started (issue 17).
+    if (to === 'DRAINING' && !drainBySignal) cluster.emit('SIGTERM', { pid: process.pid, type: 'master' });
     if (to === 'READY' && !readyOnce) {
       readyOnce = true;
       onListening?.();
@@ -68,15 +90,15 @@ function wireEvents(m: Master, cluster: Cluster, onListening: ((app?: Listenable
 
 /**
  * cluster2 called the app callback in the master too, to learn the ports of its multi-app form
- * (`cb([{app, port}, …])`); the plain form `cb(server)` uses the `port` option. The servers are
- * never listened on here.
+ * (`cb([{app, port}, …])`) and to serve the monitor app (`cb(app, monApp)`); the plain form
+ * `cb(server)` uses the `port` option. The app's servers are never listened on here.
  */
-function appPorts(createApp: CreateApp): Promise<(number | string)[] | undefined> {
+function appServers(createApp: CreateApp): Promise<{ ports?: (number | string)[]; monApp?: unknown }> {
   return new Promise((resolve, reject) => {
     try {
-      createApp((app) => {
-        if (!Array.isArray(app)) return resolve(undefined);
-        resolve(app.flatMap((spec) => (Array.isArray(spec.port) ? spec.port : [spec.port])));
+      createApp((app, monApp) => {
+        if (!Array.isArray(app)) return resolve({ monApp });
+        resolve({ ports: app.flatMap((spec) => (Array.isArray(spec.port) ? spec.port : [spec.port])), monApp });
       });
     } catch (err) {
       reject(err);

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { usageError } from '../errors';
 import { OPTIONS, OptionName } from '../config/options';
 import { Configuration, RawOptions, RawValue, resolveConfiguration } from '../config/resolve';
+import { CLUSTER2_MON_PORT, checkEcvKeys, cluster2Number, hangTimeoutFor, unknownOption, uptimeToAge } from './legacy-options';
 
 /** `drain-delay` → `drainDelay`. */
 type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
@@ -17,7 +18,7 @@ type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capita
 /** Every `sockrun run` option under its camelCase name (`drainDelay: '5s'`, `recycleMemory: '512M'`). */
 export type SockrunOptions = { [K in OptionName as Camel<K>]?: RawValue };
 
-/** The options cluster2 0.4 took, with its meaning. */
+/** The options cluster2 0.3–0.5 documented or read, with their meaning (legacy-options.ts for the units). */
 export interface Cluster2Options {
   /** Port(s) for the app (default 3000). Ignored under systemd socket activation. */
   port?: number | string | (number | string)[];
@@ -29,16 +30,30 @@ export interface Cluster2Options {
   noWorkers?: number;
   /** Directory for the master's pid file `master.pid` (default `<cwd>/pids`, as cluster2); false: none. */
   pids?: string | false;
-  /** Port of the monitor: sockrun's admin port (/livez, /readyz, /ecv, /metrics). Off unless given. */
-  monPort?: number;
+  /**
+   * Port of the monitor: sockrun's admin port (/livez, /readyz, /ecv, /metrics), which also serves
+   * the monitor app. Off unless given, or 3001 (cluster2's default) when there is a monitor app.
+   */
+  monPort?: number | string;
   /** Address of the monitor (default 0.0.0.0, as cluster2). */
   monHost?: string;
   /** cluster2's ECV: `/ecv` on the app port, an HTTP check of the app, enable/disable control. */
-  ecv?: { path?: string; monitor?: string; control?: boolean } | false;
+  ecv?: { path?: string; monitor?: string; control?: boolean; validator?: unknown } | false;
   /** Idle socket timeout in milliseconds (default 30 s). */
   timeout?: number;
   /** Recycle a worker after this many connections (default off). */
   connThreshold?: number;
+  /** Recycle a worker after this many seconds (sockrun recycleAge). Default off; cluster2 0.4–0.5 used 24 h. */
+  uptimeThreshold?: number | string;
+  /** Milliseconds between a worker's stats pings (sockrun pingInterval); `heartbeat` events come this often. */
+  heartbeatInterval?: number | string;
+  /** A worker that has not pinged for this many milliseconds is hung: killed and replaced (sockrun hangTimeout). */
+  maxHeartbeatDelay?: number | string;
+  /** The monitor app, as cluster2 0.4 also took it: the same as `cb(app, monApp)`. */
+  monitor?: unknown;
+  /** cluster2's monitor pages: the built-in page's path, and the log directory they listed. Accepted, not used. */
+  monPath?: string;
+  logs?: string;
   /** cluster2 `new Cluster({stop: true}).listen()`: stop the running master instead of starting. */
   stop?: boolean;
   /** cluster2 `new Cluster({shutdown: true}).listen()`: drain the running master instead of starting. */
@@ -58,11 +73,15 @@ const ALIASES: [keyof Cluster2Options, OptionName][] = [
   ['timeout', 'idle-timeout'],
   ['connThreshold', 'recycle-connections'],
   ['ecv', 'ecv-on-app-port'],
+  ['uptimeThreshold', 'recycle-age'],
+  ['heartbeatInterval', 'ping-interval'],
+  ['maxHeartbeatDelay', 'hang-timeout'],
 ];
 
 const CLUSTER2_KEYS = new Set<string>(['port', 'host', 'cluster', 'noWorkers', 'pids', 'monPort', 'monHost', 'ecv', 'timeout', 'connThreshold', 'stop', 'shutdown',
-  // cluster2 options that sockrun has no use for: accepted and ignored, so old code keeps running.
-  'monPath', 'heartbeatInterval']);
+  'uptimeThreshold', 'heartbeatInterval', 'maxHeartbeatDelay', 'monitor',
+  // Accepted with a warning that says what sockrun does instead (legacy-options.ts).
+  'monPath', 'logs']);
 
 /** cluster2's default port. */
 export const DEFAULT_PORT = 3000;
@@ -101,7 +120,7 @@ export function toRawOptions(options: ClusterOptions, adoptingSockets: boolean, 
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined || CLUSTER2_KEYS.has(key)) continue;
     const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) as OptionName;
-    if (!(name in OPTIONS)) throw usageError(`new Cluster(): unknown option "${key}"`);
+    if (!(name in OPTIONS)) throw unknownOption(key, [...CLUSTER2_KEYS, ...Object.keys(OPTIONS).map(camel)]);
     raw[name] = value as RawValue;
   }
   for (const [alias, name] of ALIASES) {
@@ -116,9 +135,16 @@ export function toRawOptions(options: ClusterOptions, adoptingSockets: boolean, 
   const pidFile = pidFileOf(options, cwd);
   if (pidFile !== undefined) raw['pid-file'] = pidFile;
   if (options.monPort !== undefined) raw.admin = listenAddress(options.monHost ?? '0.0.0.0', options.monPort);
+  // cluster2 served a monitor app on 3001 when no monPort was given.
+  else if (isApp(options.monitor) && raw.admin === undefined) raw.admin = listenAddress(options.monHost ?? '0.0.0.0', CLUSTER2_MON_PORT);
   if (options.timeout !== undefined) raw['idle-timeout'] = options.timeout;
   if (options.connThreshold !== undefined) raw['recycle-connections'] = options.connThreshold;
+  if (options.uptimeThreshold !== undefined) raw['recycle-age'] = uptimeToAge(options.uptimeThreshold);
+  if (options.heartbeatInterval !== undefined) raw['ping-interval'] = cluster2Number(options.heartbeatInterval);
+  if (options.maxHeartbeatDelay !== undefined) raw['hang-timeout'] = cluster2Number(options.maxHeartbeatDelay);
+  else if (options.heartbeatInterval !== undefined && raw['hang-timeout'] === undefined) raw['hang-timeout'] = hangTimeoutFor(options.heartbeatInterval);
   if (options.ecv) {
+    checkEcvKeys(options.ecv);
     raw['ecv-on-app-port'] = true;
     if (options.ecv.control !== undefined && raw['ecv-control'] === undefined) raw['ecv-control'] = options.ecv.control;
     if (options.ecv.monitor !== undefined && raw['ecv-monitor'] === undefined) raw['ecv-monitor'] = options.ecv.monitor;
@@ -142,7 +168,11 @@ export function clusterConfiguration(
 ): Configuration {
   const script = argv[1];
   if (!script) throw usageError('Cluster.listen(): cannot tell which script to run in the workers (process.argv[1] is empty); run it as `node app.js`');
-  return resolveConfiguration({}, env, toRawOptions(options, adoptingSockets, cwd), path.resolve(cwd, script), argv.slice(2));
+  const config = resolveConfiguration({}, env, toRawOptions(options, adoptingSockets, cwd), path.resolve(cwd, script), argv.slice(2));
+  if (config.hangTimeoutMs > 0 && config.hangTimeoutMs <= config.pingIntervalMs) {
+    throw usageError(`new Cluster(): maxHeartbeatDelay (${config.hangTimeoutMs} ms) must be longer than heartbeatInterval (${config.pingIntervalMs} ms), or every worker looks hung`);
+  }
+  return config;
 }
 
 function listenAddress(host: string | undefined, port: number | string): string {
@@ -150,6 +180,11 @@ function listenAddress(host: string | undefined, port: number | string): string 
   if (typeof port === 'string' && !/^\d+$/.test(port)) return port; // a full sockrun address
   if (host === undefined || host === '') return String(port);
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A monitor app is an object or a function (an express app); a string there is a mistake the master warns about. */
+function isApp(v: unknown): boolean {
+  return typeof v === 'function' || (typeof v === 'object' && v !== null);
 }
 
 function camel(name: string): string {

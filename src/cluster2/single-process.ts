@@ -19,6 +19,8 @@ import { useInProcessMaster } from '../worker/delegate';
 import { onShutdown } from '../worker/runtime';
 import { drainAfterDelay, installInProcessRuntime } from '../worker/in-process';
 import { failToStart } from './fail';
+import { cluster2Warnings } from './legacy-options';
+import { unservedMonitorApp } from './monitor-app';
 import { toRawOptions } from './options';
 import { serveApps } from './worker-role';
 
@@ -48,10 +50,11 @@ export function runSingleProcess(
       exiting = true;
       cluster.emit('stopped', ExitCode.OK);
     });
+    for (const line of cluster2Warnings(cluster.options)) warn(line);
     serveApps(cluster, createApp, (app) => {
       cluster.emit('state', 'READY', 'STARTING');
       onListening?.(app);
-    });
+    }, () => warn(unservedMonitorApp('single')));
     return config;
   });
   started.catch((err: unknown) => failToStart(cluster, err));
@@ -75,6 +78,11 @@ export function runSingleProcess(
   };
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'] as NodeJS.Signals[]) process.on(sig, () => onSignal(sig));
   return { stop, shutdown };
+}
+
+/** One line on stderr: a single process has no master log. */
+function warn(line: string): void {
+  process.stderr.write(`sockrun: warning: ${line}\n`);
 }
 
 /** DESIGN §2 for one process: systemd's sockets, `fd`, then our own binds (a busy port fails here). */

@@ -6,6 +6,7 @@
  */
 import type { AppSpec, Cluster, CreateApp, Listenable, RoleRunner } from './cluster';
 import { onMasterMessage } from '../worker/runtime';
+import { CLUSTER_MASTER_ENV, unservedMonitorApp } from './monitor-app';
 import { portsOf } from './options';
 
 export function runWorker(cluster: Cluster, createApp: CreateApp, onListening: ((app?: Listenable | AppSpec[]) => void) | undefined): RoleRunner {
@@ -21,7 +22,14 @@ export function runWorker(cluster: Cluster, createApp: CreateApp, onListening: (
   });
   process.on('SIGTERM', goodbye);
 
-  serveApps(cluster, createApp, onListening);
+  serveApps(cluster, createApp, onListening, () => {
+    // A Cluster master serves the monitor app itself (monitor-app.ts); the CLI's cannot. One
+    // line from the first worker, not one from each.
+    const id = process.env.SOCKRUN_WORKER_ID;
+    if (process.env[CLUSTER_MASTER_ENV] === undefined && (id === undefined || id === '0')) {
+      process.stderr.write(`sockrun: warning: ${unservedMonitorApp('cli')}\n`);
+    }
+  });
 
   // The master owns the fleet: ask it by signal, as `kill` would. It is our parent, or this very
   // process under `sockrun --workers 0` (no IPC channel then).
@@ -35,10 +43,17 @@ export function runWorker(cluster: Cluster, createApp: CreateApp, onListening: (
 /**
  * Calls the app callback and listens: `cb(server)` listens on the `port` option(s), cluster2's
  * `cb([{app, port}])` on each app's own; the worker runtime maps each listen() to an inherited
- * socket. Emits `listening` and runs `onListening` once every server listens.
+ * socket. Emits `listening` and runs `onListening` once every server listens. A monitor app
+ * (`cb(app, monApp)`) is never listened on here: `onMonitorApp` is told about it.
  */
-export function serveApps(cluster: Cluster, createApp: CreateApp, onListening: ((app?: Listenable | AppSpec[]) => void) | undefined): void {
-  createApp((app) => {
+export function serveApps(
+  cluster: Cluster,
+  createApp: CreateApp,
+  onListening: ((app?: Listenable | AppSpec[]) => void) | undefined,
+  onMonitorApp: (monApp: unknown) => void,
+): void {
+  createApp((app, monApp) => {
+    if (monApp != null || cluster.options.monitor != null) onMonitorApp(monApp ?? cluster.options.monitor);
     const specs: AppSpec[] = Array.isArray(app) ? app : [{ app, port: portsOf(cluster.options) }];
     const listens: Promise<void>[] = [];
     for (const spec of specs) {

@@ -2,10 +2,9 @@
  * Delegation between real processes: workers hand jobs to the master that runs the same script
  * (test/fixtures/cluster2/delegate-app.js), over the real IPC channel.
  */
-import * as path from 'node:path';
 import { ExitCode } from '../../src/errors';
 import { freePort, request } from '../helpers/sockrun';
-import { App, allGone, cleanupApps } from '../fixtures/cluster2/harness';
+import { App, allGone, cleanupApps, underCli } from '../fixtures/cluster2/harness';
 
 afterEach(cleanupApps);
 jest.setTimeout(30_000);
@@ -149,10 +148,7 @@ describe('cluster2\'s own message shape keeps working', () => {
 describe('under the sockrun CLI (no app code in the master, so no handlers)', () => {
   test('delegate() fails at once with SOCKRUN_ERR_DELEGATE_NO_HANDLER instead of waiting for its timeout', async () => {
     const port = await freePort();
-    const app = new App('', {
-      command: [process.execPath, path.join(__dirname, '..', '..', 'bin', 'sockrun.js'), '-w', '1', '-l', `127.0.0.1:${port}`,
-        path.join(__dirname, '..', 'fixtures', 'cluster2', 'delegate-app.js')],
-    });
+    const app = underCli('delegate-app.js', ['-w', '1', '-l', `127.0.0.1:${port}`]);
     await app.ready();
     await app.until('the boot subscription refused', () => said(app, 'subscribe-failed').length === 1);
     expect(said(app, 'subscribe-failed')[0].code).toBe('SOCKRUN_ERR_DELEGATE_NO_HANDLER');

@@ -17,7 +17,7 @@ import { request as control } from '../../src/control/client';
 import { controlSocketPath } from '../../src/control/paths';
 import type { MasterSnapshot } from '../../src/master/master';
 import { eventually, freePort, isAlive, request, sleep } from '../helpers/sockrun';
-import { App, allGone, cleanupApps, runScript } from '../fixtures/cluster2/harness';
+import { App, allGone, cleanupApps, runScript, serving, underCli } from '../fixtures/cluster2/harness';
 
 afterEach(cleanupApps);
 jest.setTimeout(30_000);
@@ -286,11 +286,7 @@ describe('the Cluster API beyond the README examples', () => {
   test('the same script under the sockrun CLI: Cluster only serves (the CLI is the master)', async () => {
     const port = await freePort();
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'sockrun-c2-'));
-    const app = new App('', {
-      cwd,
-      command: [process.execPath, path.join(__dirname, '..', '..', 'bin', 'sockrun.js'), '-w', '2', '-l', `127.0.0.1:${port}`,
-        path.join(__dirname, '..', 'fixtures', 'cluster2', 'events-logger.js')],
-    });
+    const app = underCli('events-logger.js', ['-w', '2', '-l', `127.0.0.1:${port}`], { cwd });
     await app.ready();
     expect((await request({ port }, '/')).body).toBe('hello');
     // The CLI master has no Cluster: no forked lines, and no pid file in the app's directory.
@@ -326,11 +322,8 @@ describe('cluster: false (single process)', () => {
 
   test('the same script under `sockrun --workers 0`: the Cluster serves in the CLI\'s one process', async () => {
     const port = await freePort();
-    const app = new App('', {
-      command: [process.execPath, path.join(__dirname, '..', '..', 'bin', 'sockrun.js'), '-w', '0', '-l', `127.0.0.1:${port}`,
-        path.join(__dirname, '..', 'fixtures', 'cluster2', 'http-server.js')],
-    });
-    await eventually(async () => (await request({ port }, '/').catch(() => ({ body: '' }))).body === 'hello', 10_000, 'serving');
+    const app = underCli('http-server.js', ['-w', '0', '-l', `127.0.0.1:${port}`]);
+    await serving(port);
     expect(app.workerPids()).toEqual([]);
     app.signal('SIGTERM');
     expect((await app.exited).code).toBe(ExitCode.OK);
@@ -339,7 +332,7 @@ describe('cluster: false (single process)', () => {
   test('zero workers (SOCKRUN_WORKERS=0 here) means the same: the README\'s HTTP example in one process', async () => {
     const port = await freePort();
     const app = new App('http-server.js', { env: { SOCKRUN_LISTEN: `127.0.0.1:${port}`, SOCKRUN_WORKERS: '0' } });
-    await eventually(async () => (await request({ port }, '/').catch(() => ({ body: '' }))).body === 'hello', 10_000, 'serving');
+    await serving(port);
     expect(app.workerPids()).toEqual([]);
     app.signal('SIGTERM');
     expect((await app.exited).code).toBe(ExitCode.OK);
