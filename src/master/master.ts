@@ -390,6 +390,7 @@ export class Master extends EventEmitter {
     env[WorkerEnv.SOCKETS] = JSON.stringify(options.sockets.map(socketInfo));
     env[WorkerEnv.PING_INTERVAL_MS] = String(options.pingIntervalMs);
     env[WorkerEnv.IDLE_TIMEOUT_MS] = String(options.idleTimeoutMs);
+    env[WorkerEnv.GRACEFUL_TIMEOUT_MS] = String(options.gracefulTimeoutMs);
     const w = new WorkerHandle(id, this.generation, jitterLimits(options.recycle), {
       app: options.app,
       appArgs: options.appArgs,
