@@ -3,15 +3,16 @@
  *
  *   const sockrun = require('sockrun');
  *   server.listen(sockrun.socket('http'));       // the inherited socket named "http"
+ *   sockrun.onDrain(() => wss.clients.forEach((ws) => ws.close(1001)));  // at the start of a drain
  *   sockrun.onShutdown(() => db.close());        // awaited after the servers closed on a drain
  */
 import { WorkerEnv } from './protocol';
 import type { SocketInfo } from './protocol';
 import { describeSocket } from './worker/listen-map';
-import { inheritedSockets, isDraining, onShutdown } from './worker/runtime';
+import { inheritedSockets, isDraining, onDrain, onShutdown } from './worker/runtime';
 
 export type { SocketInfo };
-export { onShutdown, isDraining };
+export { onDrain, onShutdown, isDraining };
 
 /** True in a worker started by a sockrun master. */
 export const isWorker: boolean = process.env[WorkerEnv.SOCKETS] !== undefined;

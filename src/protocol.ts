@@ -143,6 +143,8 @@ export const WorkerEnv = {
   GENERATION: 'SOCKRUN_GENERATION',
   PING_INTERVAL_MS: 'SOCKRUN_PING_INTERVAL_MS',
   IDLE_TIMEOUT_MS: 'SOCKRUN_IDLE_TIMEOUT_MS',
+  /** --graceful-timeout: a draining worker ends the WebSockets left open just before it. */
+  GRACEFUL_TIMEOUT_MS: 'SOCKRUN_GRACEFUL_TIMEOUT_MS',
   ECV_ON_APP_PORT: 'SOCKRUN_ECV_ON_APP_PORT',
 } as const;
 

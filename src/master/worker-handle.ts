@@ -35,7 +35,7 @@ const PRELOAD = path.join(__dirname, '..', 'worker', 'preload.js');
  * (sd_listen_fds(3): variables unset before forking), plus the worker runtime's settings.
  */
 export function workerEnvironment(
-  options: { sockets: HeldSocket[]; pingIntervalMs: number; idleTimeoutMs: number; workerEnv?: NodeJS.ProcessEnv },
+  options: { sockets: HeldSocket[]; pingIntervalMs: number; idleTimeoutMs: number; gracefulTimeoutMs: number; workerEnv?: NodeJS.ProcessEnv },
   release: { cwd: string },
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.workerEnv };
@@ -43,6 +43,7 @@ export function workerEnvironment(
   env[WorkerEnv.SOCKETS] = JSON.stringify(options.sockets.map(socketInfo));
   env[WorkerEnv.PING_INTERVAL_MS] = String(options.pingIntervalMs);
   env[WorkerEnv.IDLE_TIMEOUT_MS] = String(options.idleTimeoutMs);
+  env[WorkerEnv.GRACEFUL_TIMEOUT_MS] = String(options.gracefulTimeoutMs);
   env.PWD = release.cwd; // what a shell would set after cd-ing into the release
   return env;
 }

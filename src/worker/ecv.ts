@@ -18,12 +18,20 @@ import { MasterMessage, SocketInfo, WorkerEnv } from '../protocol';
 
 const QUERY_PREFIX = `${ECV_PATH}?`;
 
+let installed = false;
+
+/** True for a request that --ecv-on-app-port answers in place of the app (so it is no request of the app's). */
+export function isEcvProbe(req: IncomingMessage): boolean {
+  return installed && isEcvRequest(req);
+}
+
 export function installEcvOnAppPort(
   env: NodeJS.ProcessEnv,
   sockets: SocketInfo[],
   onMasterMessage: (handler: (m: MasterMessage) => void) => void,
 ): void {
   if (env[WorkerEnv.ECV_ON_APP_PORT] !== '1') return;
+  installed = true;
   let available = false;
   let since = new Date();
   onMasterMessage((m) => {

@@ -9,11 +9,12 @@ import { WorkerEnv } from '../protocol';
 import { HeldSocket, socketInfo } from '../sockets/hold';
 import { drain, installWorkerRuntime } from './runtime';
 
-export function installInProcessRuntime(config: Pick<Configuration, 'idleTimeoutMs' | 'ecvOnAppPort'>, sockets: HeldSocket[]): void {
+export function installInProcessRuntime(config: Pick<Configuration, 'idleTimeoutMs' | 'gracefulTimeoutMs' | 'ecvOnAppPort'>, sockets: HeldSocket[]): void {
   installWorkerRuntime({
     ...process.env,
     [WorkerEnv.SOCKETS]: JSON.stringify(sockets.map((s) => ({ ...socketInfo(s), fd: s.handle.fd }))),
     [WorkerEnv.IDLE_TIMEOUT_MS]: String(config.idleTimeoutMs),
+    [WorkerEnv.GRACEFUL_TIMEOUT_MS]: String(config.gracefulTimeoutMs),
     ...(config.ecvOnAppPort ? { [WorkerEnv.ECV_ON_APP_PORT]: '1' } : {}),
   }, { handleSignals: false });
 }

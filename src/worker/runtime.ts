@@ -5,64 +5,41 @@
  * master/worker-handle.ts; the two share only protocol.ts.)
  */
 import * as net from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MasterMessage, SocketInfo, WorkerEnv, WorkerMessage, WorkerStats, isMasterMessage } from '../protocol';
+import { configureDrain, connectionStats, drainConnections, exitNow, isDraining, observe, onShutdown, ownListener } from './drain';
 import { installEcvOnAppPort } from './ecv';
 import { mapListen } from './listen-map';
 import { SELF_CHECK, selfCheck } from './self-check';
 import { installWorkerMetrics } from './metrics';
 
-/** Idle keep-alive connections are closed this long after a drain starts (or after their last request). */
-const DRAIN_IDLE_GRACE_MS = 1000;
 /** After the master is gone, a worker finishes what it can for this long, then exits. */
 const ORPHAN_EXIT_MS = 900;
 
-interface ConnState { inFlight: number; lastActive: number; server: net.Server }
-type Hook = () => unknown;
-
 /**
  * Process-wide state, on a global symbol: an app may load its own copy of sockrun (its
- * node_modules) next to the one the master preloaded; both copies must see the same sockets,
- * hooks and counters.
+ * node_modules) next to the one the master preloaded; both copies must see the same sockets
+ * and handlers (the connections, counters and drain hooks: drain/state.ts).
  */
 interface RuntimeState {
   tracked: Map<net.Server, SocketInfo>;
-  connections: Map<net.Socket, ConnState>;
   listeningFds: Set<number>;
-  shutdownHooks: Hook[];
   messageHandlers: ((m: MasterMessage) => void)[];
-  stats: { connectionsTotal: number; requestsTotal: number };
   sockets: SocketInfo[];
-  draining: boolean;
-  idleTimeoutMs: number;
 }
 const STATE = Symbol.for('sockrun.worker.runtime');
 const state: RuntimeState = ((globalThis as Record<symbol, unknown>)[STATE] as RuntimeState | undefined) ?? ((globalThis as Record<symbol, unknown>)[STATE] = {
   tracked: new Map(),
-  connections: new Map(),
   listeningFds: new Set(),
-  shutdownHooks: [],
   messageHandlers: [],
-  stats: { connectionsTotal: 0, requestsTotal: 0 },
   sockets: [],
-  draining: false,
-  idleTimeoutMs: 0,
 } satisfies RuntimeState) as RuntimeState;
-const { tracked, connections, listeningFds, shutdownHooks, messageHandlers, stats } = state;
+const { tracked, listeningFds, messageHandlers } = state;
+
+export { isDraining, onDrain, onShutdown } from './drain';
 
 export function inheritedSockets(): SocketInfo[] {
   return state.sockets;
-}
-
-/** True once this worker was told to drain (SIGTERM, master request or master gone). */
-export function isDraining(): boolean {
-  return state.draining;
-}
-
-/** Runs `hook` (awaited) after the servers closed and before the worker exits on a drain. */
-export function onShutdown(hook: Hook): void {
-  shutdownHooks.push(hook);
 }
 
 /** Sends a message to the master; a no-op when there is no IPC channel. */
@@ -83,7 +60,8 @@ export function onMasterMessage(handler: (m: MasterMessage) => void): void {
 export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { handleSignals = true } = {}): void {
   if (state.sockets.length > 0) return; // installed already, by another copy of sockrun
   const sockets = (state.sockets = JSON.parse(env[WorkerEnv.SOCKETS] ?? '[]') as SocketInfo[]);
-  state.idleTimeoutMs = Number(env[WorkerEnv.IDLE_TIMEOUT_MS] ?? 0);
+  configureDrain({ idleTimeoutMs: Number(env[WorkerEnv.IDLE_TIMEOUT_MS] ?? 0), gracefulTimeoutMs: Number(env[WorkerEnv.GRACEFUL_TIMEOUT_MS] ?? 0) });
+  appShutdown = handleSignals;
   // Apps that read socket activation themselves see systemd's layout, addressed to them.
   env.LISTEN_PID = String(process.pid);
   env.LISTEN_FDS = String(sockets.length);
@@ -91,6 +69,8 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
 
   patchListen();
   startPings(Number(env[WorkerEnv.PING_INTERVAL_MS] ?? 1000));
+  // Every connection is closed: the final counts, so the master loses none since the last ping.
+  onShutdown(() => pingNow());
   installEcvOnAppPort(env, sockets, onMasterMessage);
   installWorkerMetrics({ onMasterMessage, sendToMaster, onShutdown });
 
@@ -105,11 +85,17 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
   });
   // The master died (even by SIGKILL): its end of the IPC channel closed. Leave no orphan.
   process.on('disconnect', () => {
-    setTimeout(() => process.exit(0), ORPHAN_EXIT_MS).unref();
+    setTimeout(() => exitNow(0), ORPHAN_EXIT_MS).unref();
     void drain('master-gone');
   });
-  // Under KillMode=control-group (or a plain kill), SIGTERM reaches workers directly.
-  if (handleSignals) process.on('SIGTERM', () => void drain('SIGTERM'));
+  if (handleSignals) {
+    // Under KillMode=control-group (or a plain kill), SIGTERM reaches workers directly; Node then
+    // calls the app's own SIGTERM listeners after this one.
+    process.on('SIGTERM', ownListener(() => void drain('SIGTERM', true)));
+    // `systemctl kill -s HUP` reaches every process of the unit: a reload is the master's, a
+    // worker must not die of it (issue 12 §7). An app's own SIGHUP listener still runs.
+    process.on('SIGHUP', ownListener(() => {}));
+  }
   // The app's error, for the master's log and its verdict on a reload (a worker that listens and
   // then crashes during its settle period fails the rollout with this message).
   process.on('uncaughtExceptionMonitor', (err) => {
@@ -134,9 +120,7 @@ function patchListen(): void {
 function track(server: net.Server, socket: SocketInfo): void {
   if (tracked.has(server)) return;
   tracked.set(server, socket);
-  server.on('connection', onConnection);
-  // Before the app's handler: during a drain the header must be set before the app answers.
-  server.prependListener('request', onRequest);
+  observe(server); // connections, requests, streams, for stats and the drain (drain/)
   server.once('listening', () => {
     listeningFds.add(socket.fd);
     sendToMaster({ type: 'sockrun:listening', fd: socket.fd, allListening: listeningFds.size >= state.sockets.length });
@@ -145,80 +129,24 @@ function track(server: net.Server, socket: SocketInfo): void {
   // error): once no server serves an inherited socket, this worker is not ready any more and
   // the master replaces it (issue 12 §2).
   server.on('close', () => {
-    if (state.draining) return;
+    if (isDraining()) return;
     if (![...tracked.keys()].some((s) => s.listening)) sendToMaster({ type: 'sockrun:not-serving' });
   });
 }
 
-function onConnection(this: net.Server, socket: net.Socket): void {
-  if ((socket as unknown as Record<symbol, unknown>)[SELF_CHECK]) return; // the master's check, not a client
-  stats.connectionsTotal++;
-  connections.set(socket, { inFlight: 0, lastActive: Date.now(), server: this });
-  socket.once('close', () => connections.delete(socket));
-  if (state.idleTimeoutMs > 0) {
-    socket.setTimeout(state.idleTimeoutMs);
-    socket.on('timeout', () => socket.destroy());
-  }
-}
-
-function onRequest(req: IncomingMessage, res: ServerResponse): void {
-  if ((req.socket as unknown as Record<symbol, unknown>)[SELF_CHECK]) return;
-  stats.requestsTotal++;
-  const conn = connections.get(req.socket);
-  if (!conn) return;
-  conn.inFlight++;
-  conn.lastActive = Date.now();
-  if (state.draining && !res.headersSent) res.setHeader('Connection', 'close');
-  res.once('close', () => {
-    conn.inFlight--;
-    conn.lastActive = Date.now();
-  });
-}
+/** True in a worker process of its own: the drain runs the app's SIGTERM listeners and defers its exit. */
+let appShutdown = false;
 
 /**
- * Stops accepting, lets in-flight requests finish (their responses carry Connection: close),
- * closes idle keep-alive connections, runs shutdown hooks, exits 0. What never finishes is
- * the master's to kill at --graceful-timeout.
+ * Drains (drain/: stop accepting, the app's shutdown code first, then each connection by its
+ * protocol), tells the master, exits with 0 or the code the app asked for. What never finishes
+ * is the master's to kill at --graceful-timeout.
  */
-export async function drain(why: string): Promise<void> {
-  if (state.draining) return;
-  state.draining = true;
-  process.env.SOCKRUN_DRAIN_REASON = why;
-  const closed = [...tracked.keys()].map((server) => new Promise<void>((resolve) => {
-    if (!server.listening) return resolve();
-    // net's close, not http's: http.Server#close also drops idle keep-alive connections at
-    // once, racing a client that is just sending its next request on one. We close those
-    // ourselves, after DRAIN_IDLE_GRACE_MS without a request.
-    net.Server.prototype.close.call(server, () => resolve());
-  }));
-  for (const socket of connections.keys()) {
-    const res = (socket as net.Socket & { _httpMessage?: ServerResponse })._httpMessage;
-    if (res && !res.headersSent) res.setHeader('Connection', 'close');
-    else if (res) res.once('finish', () => socket.end());
-  }
-  const reaper = setInterval(closeIdleHttpConnections, 100);
-  closeIdleHttpConnections();
-  await Promise.all(closed);
-  clearInterval(reaper);
-  // Every connection is closed: the final counts, so the master loses none since the last ping.
-  pingNow();
-  for (const hook of shutdownHooks) {
-    try {
-      await hook();
-    } catch (err) {
-      console.error('sockrun: shutdown hook failed:', err);
-    }
-  }
+export async function drain(why: string, bySignal = false): Promise<void> {
+  const code = await drainConnections(why, { bySignal, appShutdown });
+  if (code === undefined) return; // a drain is under way
   sendToMaster({ type: 'sockrun:drained' });
-  process.exit(0);
-}
-
-function closeIdleHttpConnections(): void {
-  const now = Date.now();
-  for (const [socket, conn] of connections) {
-    const isHttp = typeof (conn.server as { closeIdleConnections?: unknown }).closeIdleConnections === 'function';
-    if (isHttp && conn.inFlight === 0 && now - conn.lastActive >= DRAIN_IDLE_GRACE_MS) socket.end();
-  }
+  exitNow(code);
 }
 
 /** Sends a ping at once; set by startPings. */
@@ -229,8 +157,9 @@ function startPings(intervalMs: number): void {
   delay.enable();
   const ping = (): void => {
     const mem = process.memoryUsage();
+    const stats = connectionStats();
     const s: WorkerStats = {
-      connectionsActive: connections.size,
+      connectionsActive: stats.connectionsActive,
       connectionsTotal: stats.connectionsTotal,
       requestsTotal: stats.requestsTotal,
       rssBytes: mem.rss,
