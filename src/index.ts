@@ -5,7 +5,6 @@
  *   server.listen(sockrun.socket('http'));       // the inherited socket named "http"
  *   sockrun.onShutdown(() => db.close());        // awaited after the servers closed on a drain
  */
-import { WorkerEnv } from './protocol';
 import type { SocketInfo } from './protocol';
 import { describeSocket } from './worker/listen-map';
 import { inheritedSockets, isDraining, onShutdown } from './worker/runtime';
@@ -14,7 +13,7 @@ export type { SocketInfo };
 export { onShutdown, isDraining };
 
 /** True in a worker started by a sockrun master. */
-export const isWorker: boolean = process.env[WorkerEnv.SOCKETS] !== undefined;
+export const isWorker: boolean = inheritedSockets().length > 0;
 
 /** Every socket this worker inherited, in fd order. Empty outside a sockrun worker. */
 export function sockets(): SocketInfo[] {

@@ -12,6 +12,7 @@ import type { Configuration } from '../config/resolve';
 import { ExitCode } from '../errors';
 import { SocketInfo, WorkerEnv, WorkerMessage, isWorkerMessage } from '../protocol';
 import { HeldSocket, releaseSocket, socketInfo } from '../sockets/hold';
+import { SharedSockets } from '../sockets/shared';
 import { LifecycleEvent, MasterState, transition } from './lifecycle';
 import { backoffMs, plan } from './plan';
 import { jitterLimits, recycleReason } from './recycle';
@@ -109,6 +110,8 @@ export class Master extends EventEmitter {
   private forcedKill = false;
   private socketsReleased = false;
   private retired = { connections: 0, requests: 0 };
+  /** The app servers' own addresses, bound on demand (issue 12 item 5). */
+  private readonly shared: SharedSockets;
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
   private finishResolve!: (code: number) => void;
   /** Resolves with the exit code once the master stopped (STOPPED and every worker reaped). */
@@ -118,6 +121,7 @@ export class Master extends EventEmitter {
   constructor(readonly options: MasterOptions) {
     super();
     this.options.sockets.forEach((s, i) => (s.fd = 3 + i));
+    this.shared = new SharedSockets(options.log);
   }
 
   /** Spawns the first generation and starts handling signals. */
@@ -193,6 +197,7 @@ export class Master extends EventEmitter {
       try {
         this.apply(event);
         if (this.state !== 'STOPPED' && this.state !== 'DRAINING') this.reconcile();
+        this.shared.prune(this.liveWorkers());
       } catch (err) {
         this.options.log.error({ err, event: event.kind }, 'internal error while handling an event');
       }
@@ -291,6 +296,8 @@ export class Master extends EventEmitter {
       case 'sockrun:boot-error':
         w.bootError = m.message;
         return;
+      case 'sockrun:share':
+        return this.shared.onMessage(w, m);
       default:
         this.emit('message', w, m);
     }

@@ -9,8 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MasterMessage, SocketInfo, WorkerEnv, WorkerMessage, WorkerStats, isMasterMessage } from '../protocol';
 import { installEcvOnAppPort } from './ecv';
-import { mapListen } from './listen-map';
+import { handOverEnv, warnOnOwnCluster } from './inheritance';
+import { redirectListen } from './listen';
 import { installWorkerMetrics } from './metrics';
+import { canShare } from './shared-client';
 
 /** Idle keep-alive connections are closed this long after a drain starts (or after their last request). */
 const DRAIN_IDLE_GRACE_MS = 1000;
@@ -92,6 +94,8 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
   startPings(Number(env[WorkerEnv.PING_INTERVAL_MS] ?? 1000));
   installEcvOnAppPort(env, sockets, onMasterMessage);
   installWorkerMetrics({ onMasterMessage, sendToMaster, onShutdown });
+  handOverEnv(env, sockets, canShare());
+  warnOnOwnCluster();
 
   process.on('message', (m: unknown) => {
     if (!isMasterMessage(m)) return;
@@ -112,14 +116,9 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
   });
 }
 
+/** listen() goes where the listen rule says (listen.ts, listen-map.ts). */
 function patchListen(): void {
-  const original = net.Server.prototype.listen;
-  net.Server.prototype.listen = function patchedListen(this: net.Server, ...args: unknown[]): net.Server {
-    const mapped = mapListen(args, state.sockets);
-    if (!mapped) return original.apply(this, args as Parameters<typeof original>);
-    track(this, mapped.socket);
-    return original.call(this, { fd: mapped.socket.fd }, mapped.callback);
-  } as typeof original;
+  redirectListen({ sockets: state.sockets, track, onShutdown });
 }
 
 function track(server: net.Server, socket: SocketInfo): void {
