@@ -5,6 +5,7 @@
  */
 import * as net from 'node:net';
 import type { SharedAddress, SocketInfo } from '../protocol';
+import { closeInternalServers } from './internal-servers';
 import { ListenCall, ListenTarget, describeCall, mapListen, parseListenCall } from './listen-map';
 import { canShare, closeShared, openShared, resolveShared, serveThreads } from './shared-client';
 
@@ -64,12 +65,8 @@ export function redirectListen({ sockets, track, onShutdown }: ListenRedirect): 
   } as Listen;
 
   if (canShare()) serveThreads();
-  // On a drain, after the inherited sockets' servers: the workers of the new generation (or
-  // nobody, at shutdown) serve the shared addresses; in-flight requests on them finish.
-  onShutdown(() => Promise.all([...sharedServers].map((server) => new Promise<void>((resolve) => {
-    if (!server.listening) return resolve();
-    server.close(() => resolve());
-  }))));
+  // On a drain, after the servers on the inherited sockets.
+  onShutdown(() => closeInternalServers(sharedServers));
 }
 
 /** This process forked cluster workers of the app's own (`cluster` is loaded by net's listen() anyway). */
