@@ -6,7 +6,6 @@
  *   sockrun.onDrain(() => wss.clients.forEach((ws) => ws.close(1001)));  // at the start of a drain
  *   sockrun.onShutdown(() => db.close());        // awaited after the servers closed on a drain
  */
-import { WorkerEnv } from './protocol';
 import type { SocketInfo } from './protocol';
 import { describeSocket } from './worker/listen-map';
 import { inheritedSockets, isDraining, onDrain, onShutdown } from './worker/runtime';
@@ -15,7 +14,7 @@ export type { SocketInfo };
 export { onDrain, onShutdown, isDraining };
 
 /** True in a worker started by a sockrun master. */
-export const isWorker: boolean = process.env[WorkerEnv.SOCKETS] !== undefined;
+export const isWorker: boolean = inheritedSockets().length > 0;
 
 /** Every socket this worker inherited, in fd order. Empty outside a sockrun worker. */
 export function sockets(): SocketInfo[] {

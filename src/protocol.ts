@@ -17,6 +17,13 @@ export interface SocketInfo {
   path?: string;
 }
 
+/**
+ * An address an app's server listens on that is not an inherited socket (`listen(9100,
+ * '127.0.0.1')`, a unix path, another port): the master binds it on demand and hands it to every
+ * worker that asks (worker/listen-map.ts says when). No host: all interfaces.
+ */
+export type SharedAddress = { kind: 'tcp'; host?: string; port: number } | { kind: 'unix'; path: string };
+
 /** Counters and gauges a worker reports in every ping. Counters are totals since the worker started. */
 export interface WorkerStats {
   connectionsActive: number;
@@ -42,6 +49,8 @@ export type WorkerMessage =
   | { type: 'sockrun:metrics'; id: number; metrics: unknown[] | null; error?: string }
   /** On a drain, after the servers closed: the app's metrics at the end (only once the master asked for them). */
   | { type: 'sockrun:metrics-final'; metrics: unknown[] }
+  /** Asks for (`open`) or gives back (`close`) the shared socket of an app server's own address (sockets/shared.ts). */
+  | { type: 'sockrun:share'; op: 'open' | 'close'; id: number; address: SharedAddress }
   | DelegateRequest;
 
 export type MasterMessage =
@@ -51,6 +60,8 @@ export type MasterMessage =
   | { type: 'sockrun:collect-metrics'; id: number }
   /** The instance's ECV verdict (ready and enabled) for GET /ecv on the app port; `since`: master start, ms. */
   | { type: 'sockrun:ecv'; available: boolean; since: number }
+  /** The answer to `sockrun:share` open: the socket travels as the message's handle, or `error` says why (an errno name). */
+  | { type: 'sockrun:shared'; id: number; error?: { code: string; message: string } }
   | DelegateReply
   | DelegateNotification;
 
@@ -146,6 +157,12 @@ export const WorkerEnv = {
   /** --graceful-timeout: a draining worker ends the WebSockets left open just before it. */
   GRACEFUL_TIMEOUT_MS: 'SOCKRUN_GRACEFUL_TIMEOUT_MS',
   ECV_ON_APP_PORT: 'SOCKRUN_ECV_ON_APP_PORT',
+  /**
+   * Set by the worker runtime for the worker's own threads (worker/thread-listen.ts): the
+   * worker's pid and its sockets, JSON. Children the app spawns inherit it and ignore it: the
+   * pid is not theirs (sd_listen_fds' LISTEN_PID semantics).
+   */
+  THREAD_LISTEN: 'SOCKRUN_THREAD_LISTEN',
 } as const;
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {

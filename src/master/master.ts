@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import { ExitCode } from '../errors';
 import { WorkerMessage, isWorkerMessage } from '../protocol';
 import { HeldSocket, releaseSocket, socketInfo } from '../sockets/hold';
+import { SharedSockets } from '../sockets/shared';
 import { LifecycleEvent, MasterState, transition } from './lifecycle';
 import { backoffMs, countFailure, plan } from './plan';
 import { jitterLimits, recycleReason } from './recycle';
@@ -50,6 +51,8 @@ export class Master extends EventEmitter {
   private forcedKill = false;
   private socketsReleased = false;
   private retired = { connections: 0, requests: 0 };
+  /** The app servers' own addresses, bound on demand (issue 12 item 5). */
+  private readonly shared: SharedSockets;
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
   private gate: ((w: WorkerHandle) => Promise<{ ok: boolean; message: string }>) | undefined;
   private finishResolve!: (code: number) => void;
@@ -61,6 +64,7 @@ export class Master extends EventEmitter {
     super();
     this.options.sockets.forEach((s, i) => (s.fd = 3 + i));
     this.generations = new Generations(options.release);
+    this.shared = new SharedSockets(options.log);
   }
 
   /** The generation the fleet runs or rolls out: new workers carry it. After an aborted reload, the last good one. */
@@ -133,6 +137,7 @@ export class Master extends EventEmitter {
         this.apply(event);
         // During the drain delay the fleet still serves: what dies is replaced (issue 12 §7).
         if (this.state !== 'STOPPED' && !(this.state === 'DRAINING' && this.drainDeadline !== undefined)) this.reconcile();
+        this.shared.prune(this.liveWorkers());
       } catch (err) {
         this.options.log.error({ err, event: event.kind }, 'internal error while handling an event');
       }
@@ -246,6 +251,8 @@ export class Master extends EventEmitter {
       case 'sockrun:boot-error':
         w.bootError ??= m.message;
         return;
+      case 'sockrun:share':
+        return this.shared.onMessage(w, m);
       default:
         this.emit('message', w, m);
     }

@@ -17,11 +17,11 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as util from 'node:util';
 import { SockrunError } from '../errors';
-import type { SocketInfo } from '../protocol';
+import type { SharedAddress, SocketInfo } from '../protocol';
 import { ListenAddress, formatAddress } from './address';
 import type { InheritedFd } from './listen-fds';
 
-interface RawHandle {
+export interface RawHandle {
   fd: number;
   bind(address: string, port: number): number;
   bind6?(address: string, port: number, flags: number): number;
@@ -54,18 +54,44 @@ export async function bindSocket(address: ListenAddress, name: string | undefine
     check(handle.bind(address.path, 0), label);
     return { source: label, handle, name: name ?? 'unknown', kind: 'unix', path: address.path, ownsPath: address.path };
   }
-  const handle = new tcpWrap.TCP(tcpWrap.constants.SERVER);
-  const host = address.host ?? '::';
-  let err = host.includes(':') ? handle.bind6!(host, address.port, 0) : handle.bind(host, address.port);
-  // No IPv6 on this machine: like net.Server, fall back to all IPv4 interfaces.
-  if (err < 0 && address.host === undefined && util.getSystemErrorName(err) === 'EAFNOSUPPORT') {
-    err = handle.bind('0.0.0.0', address.port);
+  const bound = bindTcp(address.host, address.port);
+  check(bound.err, label);
+  return { source: label, handle: bound.handle, name: name ?? 'unknown', kind: 'tcp', host: bound.host, port: bound.port };
+}
+
+/**
+ * Binds an app server's own address for sockets/shared.ts: never listened on here, like the
+ * held sockets. Returns the errno name (EADDRINUSE, EACCES…) instead of throwing: the worker
+ * that asked gets it as its server's 'error'. A unix path that exists is EADDRINUSE, as for
+ * Node's own listen(): sockrun removes no file it did not create.
+ */
+export function bindShared(address: SharedAddress): { handle: RawHandle; host?: string; port?: number } | { error: string } {
+  if (address.kind === 'unix') {
+    if (fs.existsSync(address.path)) return { error: 'EADDRINUSE' };
+    const handle = new pipeWrap.Pipe(pipeWrap.constants.SERVER);
+    const err = handle.bind(address.path, 0);
+    if (err < 0) return { error: util.getSystemErrorName(err) };
+    return { handle };
   }
-  check(err, label);
+  const bound = bindTcp(address.host, address.port);
+  if (bound.err < 0) {
+    bound.handle.close();
+    return { error: util.getSystemErrorName(bound.err) };
+  }
+  return bound;
+}
+
+/** `host` undefined: all interfaces (IPv6 and IPv4, or IPv4 alone where IPv6 is missing, as net.Server does). */
+function bindTcp(host: string | undefined, port: number): { handle: RawHandle; err: number; host?: string; port?: number } {
+  const handle = new tcpWrap.TCP(tcpWrap.constants.SERVER);
+  const at = host ?? '::';
+  let err = at.includes(':') ? handle.bind6!(at, port, 0) : handle.bind(at, port);
+  if (err < 0 && host === undefined && util.getSystemErrorName(err) === 'EAFNOSUPPORT') err = handle.bind('0.0.0.0', port);
+  if (err < 0) return { handle, err };
   // libuv defers EADDRINUSE from bind() to listen(); getsockname() reports it now.
   const out: { address?: string; port?: number } = {};
-  check(handle.getsockname!(out), label);
-  return { source: label, handle, name: name ?? 'unknown', kind: 'tcp', host: out.address, port: out.port };
+  err = handle.getsockname!(out);
+  return { handle, err, host: out.address, port: out.port };
 }
 
 /**

@@ -12,8 +12,8 @@
  * `code` says why: TIMEOUT, NO_HANDLER, FAILED, MASTER_GONE, NO_MASTER. The master's side is
  * master/delegate.ts; the two share only protocol.ts.
  */
-import { DelegateErrorCode, DelegateRequest, MasterMessage, WorkerEnv } from '../protocol';
-import { onMasterMessage, sendToMaster } from './runtime';
+import { DelegateErrorCode, DelegateRequest, MasterMessage } from '../protocol';
+import { inheritedSockets, onMasterMessage, sendToMaster } from './runtime';
 
 /** cluster2's default: a delegated job that has not answered in 10 s failed. */
 export const DEFAULT_DELEGATE_TIMEOUT_MS = 10_000;
@@ -106,7 +106,7 @@ function currentTransport(): DelegateTransport | undefined {
   if (inProcess) return inProcess;
   // Only a sockrun master listens on our IPC channel; any other parent (a test runner, a
   // process manager that forked us) must not receive our requests.
-  if (process.env[WorkerEnv.SOCKETS] !== undefined && process.send && process.connected) return { send: (request) => sendToMaster(request) };
+  if (inheritedSockets().length > 0 && process.send && process.connected) return { send: (request) => sendToMaster(request) };
   return undefined;
 }
 

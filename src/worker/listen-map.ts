@@ -1,49 +1,192 @@
-import type { SocketInfo } from '../protocol';
+import * as net from 'node:net';
+import type { SharedAddress, SocketInfo } from '../protocol';
 
 /**
- * The rule that maps an app's `listen(...)` call to one inherited socket (README, "Drop-in"):
- *  1. `listen({fd})` naming an inherited descriptor uses it (the API mode: `socket(name)`).
- *  2. With exactly one inherited socket, every listen() maps to it, whatever port or path.
- *  3. With several: a port maps to the socket bound to that port; a string (or `{name}`)
- *     maps to the socket of that name (FileDescriptorName=, --fd N:name, --listen name=…),
- *     then to a unix socket of that path.
- * Anything else is an error that lists the sockets, so a wrong mapping never goes unnoticed.
+ * The listen rule (README, "The listen rule"; issue 12 item 5): where an app's `listen(...)` goes
+ * in a sockrun worker. First matching row wins; the README has the same table and
+ * test/unit/listen-map.test.ts checks every row.
  *
- * Returns `undefined` for `listen({fd})` / `listen({handle})` on something not ours: those
- * pass through to Node untouched.
+ * | #  | the app calls                                                                  | main thread                          | worker thread |
+ * |----|--------------------------------------------------------------------------------|--------------------------------------|---------------|
+ * | 1  | `listen({fd})` of an inherited socket (`sockrun.socket(name)`)                  | that socket                          | Node          |
+ * | 2  | another fd, a handle, port 0 or none (`listen()`, `listen(0, '127.0.0.1')`)     | Node, untouched: this process's own  | Node          |
+ * | 3  | a name (`'http'`, `{name: 'http'}`) of an inherited socket                      | that socket                          | error         |
+ * | 4  | a path of an inherited unix socket                                             | that socket                          | error         |
+ * | 5  | another path (with a `/`)                                                      | that path, shared                    | shared        |
+ * | 6  | any other string                                                               | error: no socket of that name        | error         |
+ * | 7  | a host and port equal to an inherited socket's                                 | that socket                          | error         |
+ * | 8  | an explicit host on the port of an inherited all-interfaces socket             | error: the public port is taken      | error         |
+ * | 9  | an explicit host (`127.0.0.1`, `::1`, `10.0.0.5`, `localhost`)                  | that address, shared                 | shared        |
+ * | 10 | a port (no host, or `0.0.0.0`/`::`) of an inherited socket: `listen(process.env.PORT)` | that socket                   | error         |
+ * | 11 | another port, exactly one inherited socket, not served yet: `listen(3000)`     | that socket (drop-in)                | —             |
+ * | 12 | the same, from the app's own `cluster` workers                                 | error: Node's cluster checks the port | —            |
+ * | 13 | another port, the one socket taken by row 11                                   | error: which one is public?          | —             |
+ * | 14 | another port, every inherited socket served                                    | that port, all interfaces, shared    | shared        |
+ * | 15 | another port otherwise                                                         | error: matches none of the sockets   | —             |
+ *
+ * "Shared": the master binds the address on demand and hands it to every worker that asks, as it
+ * hands out the inherited sockets, so N workers (and the old and new generation during a reload)
+ * all accept on it, as under Node's cluster or PM2. With `exclusive: true` (Node's "do not
+ * share") a shared address is bound by this process instead. `reusePort` changes nothing.
+ *
+ * Why master-held sockets and not `reusePort` (SO_REUSEPORT, Node 22.12+/23.1+) for these: Node
+ * 20 and 22.0–22.11 ignore the option silently (measured, DESIGN §3), so the second worker would
+ * fail with EADDRINUSE on a supported line; each SO_REUSEPORT socket has its own accept queue,
+ * so connections queued at a worker that exits (crash, drain, reload) are reset instead of
+ * waiting for the next worker, and new connections keep being hashed to it until it closes;
+ * and any process of the same user can bind the same port and silently take a share of the
+ * connections. One socket the master holds has one queue that survives every worker.
  */
-export function mapListen(args: unknown[], sockets: SocketInfo[]): { socket: SocketInfo; callback?: () => void } | undefined {
-  const callback = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as () => void) : undefined;
-  const first = args[0];
-  let port: number | undefined;
-  let key: string | undefined;
 
+/** A listen() call, normalized from Node's call shapes (`net.Server#listen` documentation). */
+export interface ListenCall {
+  /** `listen({fd})`. */
+  fd?: number;
+  /** `listen(handle)`, `listen({handle})`, `listen(server)`. */
+  handle?: boolean;
+  /** A port; 0 when none was given (Node: an ephemeral port). */
+  port?: number;
+  /** The host as given; undefined when none (or empty). */
+  host?: string;
+  /** A string that is not a port (`listen('/run/x.sock')`, `listen('http')`), or `{path}`. */
+  path?: string;
+  /** `{name}`: sockrun's own option, the API's way to name a socket. */
+  name?: string;
+  exclusive?: boolean;
+  backlog?: number;
+  callback?: () => void;
+}
+
+/** Who already serves an inherited socket in this worker, by fd: the call, and whether row 11 gave it. */
+export type Taken = ReadonlyMap<number, { call: string; dropIn: boolean }>;
+
+export type ListenTarget =
+  | { to: 'inherited'; socket: SocketInfo; dropIn: boolean }
+  | { to: 'shared'; address: SharedAddress }
+  | { to: 'node' };
+
+/** A listen() the rule cannot satisfy. `code` is stable; the message names the row and the fix. */
+export class ListenRuleError extends Error {
+  readonly code = 'SOCKRUN_ERR_LISTEN_RULE';
+  constructor(message: string) {
+    super(`sockrun: ${message} (sockrun's listen rule, README "The listen rule")`);
+    this.name = 'ListenRuleError';
+  }
+}
+
+/** Normalizes `server.listen(...)` arguments the way Node reads them. */
+export function parseListenCall(args: unknown[]): ListenCall {
+  const last = args[args.length - 1];
+  const callback = typeof last === 'function' ? (last as () => void) : undefined;
+  const rest = callback ? args.slice(0, -1) : args;
+  const [first, second, third] = rest;
   if (first !== null && typeof first === 'object') {
-    const o = first as { fd?: number; handle?: unknown; port?: unknown; path?: unknown; name?: unknown; _handle?: unknown };
-    if (typeof o.fd === 'number') {
-      const s = sockets.find((x) => x.fd === o.fd);
-      return s ? { socket: s, callback } : undefined;
+    const o = first as Record<string, unknown>;
+    if (typeof o.fd === 'number') return { fd: o.fd, backlog: num(o.backlog), callback };
+    // A handle (TCP/Pipe wrap), `{handle}`, `{_handle}` or a net.Server: Node's business.
+    if (o.handle !== undefined || o._handle !== undefined || typeof o.getAsyncId === 'function') return { handle: true, callback };
+    const call: ListenCall = { exclusive: o.exclusive === true, backlog: num(o.backlog), callback };
+    if (typeof o.name === 'string') call.name = o.name;
+    else if (typeof o.path === 'string') call.path = o.path;
+    else {
+      call.port = toPort(o.port);
+      call.host = typeof o.host === 'string' && o.host !== '' ? o.host : undefined;
     }
-    if (o.handle !== undefined || o._handle !== undefined) return undefined;
-    if (typeof o.name === 'string') key = o.name;
-    else if (typeof o.path === 'string') key = o.path;
-    else if (o.port !== undefined) port = toPort(o.port);
-  } else if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
-    port = Number(first);
-  } else if (typeof first === 'string') {
-    key = first;
+    return call;
+  }
+  if (typeof first === 'string' && !/^\s*\d+\s*$/.test(first)) return { path: first, backlog: num(second), callback };
+  return {
+    port: toPort(first),
+    host: typeof second === 'string' && second !== '' ? second : undefined,
+    backlog: num(typeof second === 'string' ? third : second),
+    callback,
+  };
+}
+
+/**
+ * The rule itself (table above). `thread`: the call comes from a worker thread, which never
+ * takes an inherited socket. `taken`: the inherited sockets this worker's servers already
+ * listen on. `ownCluster`: this process is the primary of the app's own `cluster` workers, whose
+ * listen() reaches here through Node's round-robin handle. Throws ListenRuleError for the rows
+ * that say "error".
+ */
+export function mapListen(
+  call: ListenCall,
+  sockets: readonly SocketInfo[],
+  { thread = false, taken = new Map() as Taken, ownCluster = false } = {},
+): ListenTarget {
+  const asked = describeCall(call);
+  const inherited = (socket: SocketInfo, row: string, dropIn = false): ListenTarget => {
+    if (thread) {
+      throw new ListenRuleError(`${asked} in a worker thread would take the inherited socket ${describeSocket(socket)} (${row}); ` +
+        'a worker thread never serves the public socket: listen on it from the main thread, or give the thread\'s server its own address');
+    }
+    const by = taken.get(socket.fd);
+    if (by) throw new ListenRuleError(`${asked} maps to ${describeSocket(socket)} (${row}), which the server that called ${by.call} already listens on`);
+    return { to: 'inherited', socket, dropIn };
+  };
+  const shared = (address: SharedAddress): ListenTarget => (call.exclusive ? { to: 'node' } : { to: 'shared', address });
+
+  // Rows 1–2: descriptors and handles; port 0 asks for "any port", which no other worker could address.
+  if (call.fd !== undefined) {
+    const own = thread ? undefined : sockets.find((s) => s.fd === call.fd);
+    return own ? inherited(own, 'by descriptor') : { to: 'node' };
+  }
+  if (call.handle) return { to: 'node' };
+
+  // Rows 3–6: names and unix paths.
+  const key = call.name ?? call.path;
+  if (key !== undefined) {
+    const named = sockets.find((s) => s.name === key);
+    if (named) return inherited(named, 'by name');
+    if (call.name === undefined) {
+      const samePath = sockets.find((s) => s.kind === 'unix' && s.path === key);
+      if (samePath) return inherited(samePath, 'by unix path');
+      if (key.includes('/')) return shared({ kind: 'unix', path: key });
+    }
+    throw new ListenRuleError(`${asked}: no inherited socket is named "${key}" (have: ${list(sockets)}); ` +
+      `a relative unix socket path needs a "/" (./${key})`);
   }
 
-  if (sockets.length === 1) return { socket: sockets[0], callback };
-  const found = port !== undefined && port !== 0
-    ? sockets.find((s) => s.port === port)
-    : key !== undefined ? sockets.find((s) => s.name === key) ?? sockets.find((s) => s.path === key) : undefined;
-  if (found) return { socket: found, callback };
-  const asked = port !== undefined ? `port ${port}` : key !== undefined ? `"${key}"` : 'no address';
-  throw new Error(
-    `sockrun: listen(${asked}) matches none of the inherited sockets: ${sockets.map(describeSocket).join(', ')}. ` +
-    `Listen on one of those ports or names, or use require('sockrun').socket(name).`,
-  );
+  const port = call.port ?? 0;
+  if (port === 0) return { to: 'node' };
+  const tcp = sockets.filter((s) => s.kind === 'tcp');
+  const onPort = tcp.filter((s) => s.port === port);
+
+  // Rows 7–9: an explicit address keeps it; it is never moved onto a public socket.
+  if (call.host !== undefined && !isWildcard(call.host)) {
+    const same = onPort.find((s) => s.host !== undefined && sameHost(s.host, call.host!));
+    if (same) return inherited(same, 'same address');
+    const wide = onPort.find((s) => s.host === undefined || isWildcard(s.host));
+    if (wide) {
+      throw new ListenRuleError(`${asked}: port ${port} is the inherited socket ${describeSocket(wide)}, on all interfaces; ` +
+        'a server bound to its own address is never put on the public socket: choose another port for it');
+    }
+    return shared({ kind: 'tcp', host: call.host, port });
+  }
+
+  // Rows 10–14: a port alone (or on all interfaces).
+  if (onPort.length > 0) return inherited(onPort[0], 'by port');
+  if (thread) return shared({ kind: 'tcp', port });
+  if (sockets.length === 1) {
+    const by = taken.get(sockets[0].fd);
+    if (!by && ownCluster) {
+      // Node's cluster worker checks that the socket it gets is on the port it asked for
+      // (checkBindError in lib/net.js) and fails with EADDRINUSE otherwise.
+      throw new ListenRuleError(`${asked} from the app's own cluster workers: the only inherited socket ${describeSocket(sockets[0])} ` +
+        `is on another port, and Node's cluster workers accept only the port they asked for; listen on process.env.PORT ` +
+        `(${portOrPath(sockets[0])}), or give sockrun that port (--listen ${port})`);
+    }
+    if (!by) return inherited(sockets[0], 'the only inherited socket, drop-in', true);
+    if (by.dropIn) {
+      throw new ListenRuleError(`${asked}: the only inherited socket ${describeSocket(sockets[0])} already went to the server that ` +
+        `called ${by.call} (neither is on its port, so either could be the public one); make the public server listen on ` +
+        `process.env.PORT (${portOrPath(sockets[0])}), or give this one a host, e.g. listen(${port}, '127.0.0.1')`);
+    }
+  }
+  if (sockets.every((s) => taken.has(s.fd))) return shared({ kind: 'tcp', port });
+  throw new ListenRuleError(`${asked} matches none of the inherited sockets: ${list(sockets)}; listen on one of those ports ` +
+    `or names (process.env.PORT is the first), or give an internal server its own host, e.g. listen(${port}, '127.0.0.1')`);
 }
 
 export function describeSocket(s: SocketInfo): string {
@@ -51,7 +194,38 @@ export function describeSocket(s: SocketInfo): string {
   return `${s.name} (fd ${s.fd}, ${where})`;
 }
 
-function toPort(v: unknown): number | undefined {
-  const n = Number(v);
-  return Number.isInteger(n) ? n : undefined;
+/** `listen(9100, '127.0.0.1')`, `listen('/run/x.sock')`, `listen({fd: 3})`: for messages. */
+export function describeCall(call: ListenCall): string {
+  if (call.fd !== undefined) return `listen({fd: ${call.fd}})`;
+  if (call.handle) return 'listen(handle)';
+  if (call.name !== undefined) return `listen({name: '${call.name}'})`;
+  if (call.path !== undefined) return `listen('${call.path}')`;
+  return call.host === undefined ? `listen(${call.port ?? ''})` : `listen(${call.port ?? 0}, '${call.host}')`;
+}
+
+/** The value of PORT for workers: the first socket's port, or its path (iisnode's convention). */
+export function portOrPath(s: SocketInfo): string {
+  return s.kind === 'unix' ? s.path ?? '' : String(s.port ?? '');
+}
+
+function list(sockets: readonly SocketInfo[]): string {
+  return sockets.length ? sockets.map(describeSocket).join(', ') : 'none';
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || (net.isIPv6(host) && /^[0:]+$/.test(host));
+}
+
+function sameHost(a: string, b: string): boolean {
+  const norm = (h: string) => h.toLowerCase().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+  return norm(a) === norm(b);
+}
+
+function toPort(v: unknown): number {
+  const n = Number(v ?? 0);
+  return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : 0;
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' ? v : undefined;
 }

@@ -9,9 +9,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MasterMessage, SocketInfo, WorkerEnv, WorkerMessage, WorkerStats, isMasterMessage } from '../protocol';
 import { configureDrain, connectionStats, drainConnections, exitNow, isDraining, observe, onShutdown, ownListener } from './drain';
 import { installEcvOnAppPort } from './ecv';
-import { mapListen } from './listen-map';
 import { SELF_CHECK, selfCheck } from './self-check';
+import { handOverEnv, warnOnOwnCluster } from './inheritance';
+import { redirectListen } from './listen';
 import { installWorkerMetrics } from './metrics';
+import { canShare } from './shared-client';
 
 /** After the master is gone, a worker finishes what it can for this long, then exits. */
 const ORPHAN_EXIT_MS = 900;
@@ -73,6 +75,8 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
   onShutdown(() => pingNow());
   installEcvOnAppPort(env, sockets, onMasterMessage);
   installWorkerMetrics({ onMasterMessage, sendToMaster, onShutdown });
+  handOverEnv(env, sockets, canShare());
+  warnOnOwnCluster();
 
   process.on('message', (m: unknown) => {
     if (!isMasterMessage(m)) return;
@@ -107,14 +111,9 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
   (process.channel as { unref?: () => void } | undefined)?.unref?.();
 }
 
+/** listen() goes where the listen rule says (listen.ts, listen-map.ts). */
 function patchListen(): void {
-  const original = net.Server.prototype.listen;
-  net.Server.prototype.listen = function patchedListen(this: net.Server, ...args: unknown[]): net.Server {
-    const mapped = mapListen(args, state.sockets);
-    if (!mapped) return original.apply(this, args as Parameters<typeof original>);
-    track(this, mapped.socket);
-    return original.call(this, { fd: mapped.socket.fd }, mapped.callback);
-  } as typeof original;
+  redirectListen({ sockets: state.sockets, track, onShutdown });
 }
 
 function track(server: net.Server, socket: SocketInfo): void {

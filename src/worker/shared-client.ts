@@ -1,0 +1,111 @@
+/**
+ * The worker's side of shared sockets (the master's is sockets/shared.ts): ask the master for
+ * the socket of an app server's own address, give it back when that server closes. The worker's
+ * own threads have no IPC channel; they ask the main thread over a BroadcastChannel, which asks
+ * the master for them (thread-listen.ts).
+ */
+import * as dns from 'node:dns';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import { BroadcastChannel } from 'node:worker_threads';
+import type { MasterMessage, SharedAddress } from '../protocol';
+
+/** A socket received from the master: a libuv TCP or Pipe handle, bound, not listening. */
+export interface SharedHandle {
+  fd: number;
+}
+
+/** Between a worker thread and its main thread (BroadcastChannel `threadChannel(pid)`). */
+export type ThreadRequest = { op: 'open'; id: string; address: SharedAddress } | { op: 'close'; address: SharedAddress };
+export type ThreadReply = { id: string; fd?: number; error?: { code: string; message: string } };
+
+const pending = new Map<number, { address: SharedAddress; resolve: (h: SharedHandle) => void; reject: (e: Error) => void }>();
+let nextId = 1;
+let listening = false;
+
+/** True when a master can share sockets with this process (a spawned worker, not `--workers 0`). */
+export function canShare(): boolean {
+  return Boolean(process.send && process.connected);
+}
+
+/** Asks the master for the shared socket of `address`; rejects with a Node-style listen error. */
+export function openShared(address: SharedAddress): Promise<SharedHandle> {
+  listenForReplies();
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { address, resolve, reject });
+    process.send!({ type: 'sockrun:share', op: 'open', id, address }, undefined, {}, () => {});
+  });
+}
+
+/** Tells the master one server of this worker no longer listens on `address`. */
+export function closeShared(address: SharedAddress): void {
+  if (canShare()) process.send!({ type: 'sockrun:share', op: 'close', id: 0, address }, undefined, {}, () => {});
+}
+
+function listenForReplies(): void {
+  if (listening) return;
+  listening = true;
+  process.on('message', (m: MasterMessage, handle?: SharedHandle) => {
+    if (m?.type !== 'sockrun:shared') return;
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (m.error || !handle) p.reject(listenError(m.error?.code ?? 'EINVAL', m.error?.message ?? 'no socket received', p.address));
+    else p.resolve(handle);
+  });
+  process.once('disconnect', () => {
+    for (const [id, p] of pending) {
+      pending.delete(id);
+      p.reject(listenError('ECONNRESET', 'the sockrun master went away', p.address));
+    }
+  });
+}
+
+/** The channel a worker's threads ask its main thread on. */
+export function threadChannel(pid: number): string {
+  return `sockrun:listen:${pid}`;
+}
+
+/**
+ * Answers this worker's threads. A socket handed to a thread is its own from then on (its
+ * server closes the descriptor), so the main thread never closes the handle it received for it.
+ * The channel does not keep the worker alive.
+ */
+export function serveThreads(): void {
+  const channel = new BroadcastChannel(threadChannel(process.pid));
+  channel.unref();
+  const given: SharedHandle[] = [];
+  channel.onmessage = (event) => {
+    const request = (event as { data: ThreadRequest }).data;
+    if (request.op === 'close') return closeShared(request.address);
+    const reply = (r: ThreadReply) => channel.postMessage(r);
+    openShared(request.address).then(
+      (handle) => {
+        given.push(handle);
+        reply({ id: request.id, fd: handle.fd });
+      },
+      (err: NodeJS.ErrnoException) => reply({ id: request.id, error: { code: err.code ?? 'EINVAL', message: err.message } }),
+    );
+  };
+}
+
+/** Resolves a host name the way Node's listen() does (dns.lookup, first answer); IPs and paths as they are. */
+export async function resolveShared(address: SharedAddress): Promise<SharedAddress> {
+  if (address.kind === 'unix' || address.host === undefined || net.isIP(address.host)) return address;
+  const { address: ip } = await dns.promises.lookup(address.host);
+  return { ...address, host: ip };
+}
+
+/** The error Node's own listen() emits (`listen EADDRINUSE: address already in use 127.0.0.1:9100`). */
+export function listenError(code: string, message: string, address: SharedAddress): NodeJS.ErrnoException {
+  const where = address.kind === 'unix' ? address.path : `${address.host ?? '::'}:${address.port}`;
+  const err = new Error(message.startsWith('listen ') ? message : `listen ${code}: ${message} ${where}`) as NodeJS.ErrnoException & { address?: string; port?: number };
+  err.code = code;
+  const errno = (os.constants.errno as Record<string, number | undefined>)[code];
+  if (errno !== undefined) err.errno = -errno;
+  err.syscall = 'listen';
+  err.address = address.kind === 'unix' ? address.path : address.host ?? '::';
+  if (address.kind === 'tcp') err.port = address.port;
+  return err;
+}
