@@ -8,7 +8,7 @@
  *                     [--connections N] [--out DIR] [--update-readme]
  *   node bench/run.js --redraw bench/results/full.json   (only redraw the chart from raw samples)
  *
- * Scenarios (--only): throughput, reload, drain, respawn, metrics, startup.
+ * Scenarios (--only): throughput, reload, protocols, drain, respawn, metrics, startup.
  * Writes bench/results/<mode>.md, <mode>.json (raw samples) and <mode>.svg, and prints the tables.
  * Every process it starts is killed at the end, even on error or Ctrl-C.
  */
@@ -23,6 +23,7 @@ const { ROOT } = require('./lib/contenders');
 const SCENARIOS = {
   throughput: require('./lib/scenarios/throughput'),
   reload: require('./lib/scenarios/reload'),
+  protocols: require('./lib/scenarios/protocols'),
   drain: require('./lib/scenarios/drain'),
   respawn: require('./lib/scenarios/respawn'),
   metrics: require('./lib/scenarios/metrics'),

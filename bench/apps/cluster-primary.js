@@ -3,8 +3,11 @@
 // module. It forks BENCH_WORKERS workers (a number, or "auto" = os.availableParallelism())
 // running hello.js, re-forks a worker that dies, prints "READY" once every worker listens, and on
 // SIGTERM/SIGINT drains gracefully (worker.disconnect(): close the server, finish in-flight
-// requests) before exiting 0. With BENCH_METRICS_PORT it serves prom-client's
-// AggregatorRegistry at http://127.0.0.1:BENCH_METRICS_PORT/metrics.
+// requests) before exiting 0. SIGHUP is a rolling restart as a careful user writes one: for each
+// old worker, fork a replacement, wait until it listens, then SIGTERM the old one (SIGKILL after
+// BENCH_KILL_TIMEOUT_MS, default 30 s); it prints "RELOADED" once every old worker exited. With
+// BENCH_METRICS_PORT it serves prom-client's AggregatorRegistry at
+// http://127.0.0.1:BENCH_METRICS_PORT/metrics. BENCH_APP names the app in bench/apps (default hello.js).
 const cluster = require('cluster');
 const http = require('http');
 const os = require('os');
@@ -16,7 +19,7 @@ const want = process.env.BENCH_WORKERS === 'auto' || !process.env.BENCH_WORKERS
 const metricsPort = Number(process.env.BENCH_METRICS_PORT || 0);
 
 cluster.setupPrimary({
-  exec: path.join(__dirname, 'hello.js'),
+  exec: path.join(__dirname, process.env.BENCH_APP || 'hello.js'),
   execArgv: metricsPort ? ['-r', path.join(__dirname, 'cluster-metrics-worker.js')] : [],
 });
 
@@ -26,6 +29,10 @@ const listening = new Set();
 // Worker processes still running. Not cluster.workers: a worker leaves that map when its IPC
 // channel closes (disconnect), while it may still be finishing requests.
 const running = new Set();
+
+// Old workers asked to stop by a rolling restart: their exit is not a crash to re-fork.
+const retiring = new Set();
+const killTimeoutMs = Number(process.env.BENCH_KILL_TIMEOUT_MS || 30000);
 
 function fork() {
   const w = cluster.fork();
@@ -37,11 +44,16 @@ function fork() {
       process.stdout.write('READY\n');
     }
   });
+  return w;
 }
 
 cluster.on('exit', (w) => {
   listening.delete(w.id);
   running.delete(w.id);
+  if (retiring.delete(w.id)) {
+    if (retiring.size === 0 && !reloading) process.stdout.write('RELOADED\n');
+    return;
+  }
   if (draining) {
     if (running.size === 0) process.exit(0);
     return;
@@ -60,6 +72,23 @@ function drain() {
 }
 process.on('SIGTERM', drain);
 process.on('SIGINT', drain);
+
+let reloading = false;
+async function rollingRestart() {
+  if (reloading || draining) return;
+  reloading = true;
+  for (const old of Object.values(cluster.workers)) {
+    if (!old || retiring.has(old.id)) continue;
+    await new Promise((resolve) => fork().once('listening', resolve));
+    retiring.add(old.id);
+    old.process.kill('SIGTERM');
+    const timer = setTimeout(() => old.process.kill('SIGKILL'), killTimeoutMs);
+    old.process.once('exit', () => clearTimeout(timer));
+  }
+  reloading = false;
+  if (retiring.size === 0) process.stdout.write('RELOADED\n');
+}
+process.on('SIGHUP', rollingRestart);
 
 if (metricsPort) {
   const { AggregatorRegistry } = require('prom-client');

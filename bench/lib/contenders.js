@@ -10,7 +10,8 @@
  *
  * start() resolves an Instance once every worker listens (each contender has its own honest
  * signal, see ready()), with the master's pid, its workers' pids, and the verbs the scenarios
- * need: stop(), reload() where the contender has one.
+ * need: stop(), reload() where the contender has one. The app is bench/apps/hello.js unless
+ * `env.BENCH_APP` names another one of bench/apps (h2.js, ws.js).
  */
 const fs = require('fs');
 const net = require('net');
@@ -37,12 +38,18 @@ function baseEnv(extra) {
   return env;
 }
 
-/** Distinct x-pid values seen by probing until `n` are seen (round-robin contenders). */
-async function seenPids(port, n, timeoutMs) {
+/** The pid that answers one HTTP/1.1 request on a new connection (its x-pid), else undefined. */
+async function httpPid(port) {
+  const r = await get(port, '/', { timeoutMs: 1000 });
+  return r.ok && r.headers['x-pid'] ? Number(r.headers['x-pid']) : undefined;
+}
+
+/** Distinct pids seen by probing (`probe(port)`: one new connection) until `n` are seen (round-robin contenders). */
+async function seenPids(port, n, timeoutMs, probe = httpPid) {
   const seen = new Set();
   await proc.waitFor(async () => {
-    const r = await get(port, '/', { timeoutMs: 1000 });
-    if (r.ok && r.headers['x-pid']) seen.add(Number(r.headers['x-pid']));
+    const pid = await probe(port);
+    if (pid) seen.add(pid);
     return seen.size >= n;
   }, { timeoutMs, intervalMs: 5, what: `${n} workers answering on :${port}` });
   return seen;
@@ -140,6 +147,7 @@ function clusterContender(name, label, kind, script) {
       const t0 = proc.now();
       let ready = false;
       let readyAt = 0;
+      let reloads = 0;
       const child = proc.start(process.execPath, [path.join(APPS, script)], {
         env: baseEnv({
           PORT: String(port), HOST: '127.0.0.1', HELLO_STATS_DIR: statsDir || '', BENCH_WORKERS: String(workers),
@@ -150,6 +158,7 @@ function clusterContender(name, label, kind, script) {
             ready = true;
             readyAt = proc.now();
           }
+          reloads += (d.match(/^RELOADED$/gm) || []).length;
         },
       });
       const inst = new Instance(this, child, { port, workers: n, t0 });
@@ -161,6 +170,14 @@ function clusterContender(name, label, kind, script) {
       }
       inst.readyMs = readyAt - t0;
       inst.metricsPort = metricsPort;
+      // SIGHUP: the primary's rolling restart; done when it prints RELOADED (every old worker exited).
+      inst.reload = async () => {
+        const t = proc.now();
+        const before = reloads;
+        proc.signal(child.pid, 'SIGHUP');
+        const ok = await proc.waitFor(() => reloads > before, { timeoutMs: 120000, intervalMs: 5, what: 'RELOADED' }).then(() => true, () => false);
+        return { ms: proc.now() - t, ok };
+      };
       return inst;
     },
   };
@@ -173,7 +190,7 @@ const pm2 = {
   name: 'pm2',
   label: 'PM2 cluster mode (pm2-runtime)',
   kind: 'rr',
-  async start({ port, workers, statsDir, env = {}, timeoutMs = 30000 }) {
+  async start({ port, workers, statsDir, env = {}, timeoutMs = 30000, probe }) {
     const n = workers === 'auto' ? autoWorkers() : Number(workers);
     // Each pm2-runtime gets its own PM2_HOME: its RPC sockets, pids and logs stay apart.
     const tmp = proc.mkdtemp('bench-pm2-');
@@ -186,7 +203,7 @@ const pm2 = {
     try {
       // PM2 cluster mode round-robins in the God process: n distinct x-pid answers in a row
       // mean n workers are listening.
-      await seenPids(port, n, timeoutMs);
+      await seenPids(port, n, timeoutMs, probe);
     } catch (err) {
       proc.rmTemp(tmp);
       failStart(child, 'pm2', err);
@@ -212,7 +229,7 @@ const sockrun = {
     const args = [SOCKRUN, '--workers', String(workers), '--listen', `127.0.0.1:${port}`, '--log-level', logLevel,
       '--control-socket', ctl, ...extraArgs];
     if (adminPort) args.push('--admin', `127.0.0.1:${adminPort}`);
-    args.push(path.join(APPS, 'hello.js'));
+    args.push(path.join(APPS, env.BENCH_APP || 'hello.js'));
     const t0 = proc.now();
     // No PORT: the app calls listen(3000) and sockrun maps it to the only socket it has.
     const child = proc.start(process.execPath, args, { env: baseEnv({ HELLO_STATS_DIR: statsDir || '', ...env }) });

@@ -73,10 +73,11 @@ describe('the app\'s SIGTERM listeners', () => {
 
   test('NestJS-style shutdown hooks (async, then re-raising SIGTERM) finish before the worker exits, and requests in flight complete', async () => {
     const port = await freePort();
-    const s = new Sockrun(['-w', '1', '-l', `127.0.0.1:${port}`, app], { env: { SHUTDOWN: 'nest' } });
+    // The hooks outlast the request in flight: the worker must wait for them, as Node would.
+    const s = new Sockrun(['-w', '1', '-l', `127.0.0.1:${port}`, app], { env: { SHUTDOWN: 'nest', NEST_HOOKS_MS: '1500' } });
     await s.ready();
     const [worker] = s.workerPids();
-    const slow = request({ port }, '/slow?ms=800');
+    const slow = request({ port }, '/slow?ms=600');
     await sleep(200);
     s.signal('SIGTERM');
     expect((await slow).status).toBe(200);
@@ -87,28 +88,24 @@ describe('the app\'s SIGTERM listeners', () => {
 });
 
 describe('SIGHUP', () => {
-  test('a worker survives a SIGHUP (systemctl kill -s HUP reaches every process of the unit) and keeps serving; the app\'s own SIGHUP listener runs', async () => {
+  test('workers survive a SIGHUP (systemctl kill -s HUP reaches every process of the unit) and keep serving; an app\'s own SIGHUP listener still runs', async () => {
     const port = await freePort();
-    const s = new Sockrun(['-w', '2', '-l', `127.0.0.1:${port}`, app], { env: { APP_SIGHUP: '1' } });
+    const s = new Sockrun(['-w', '2', '-l', `127.0.0.1:${port}`, path.join(FIXTURES, 'hello.js')]);
     await s.ready();
     const workers = s.workerPids();
     for (const pid of workers) process.kill(pid, 'SIGHUP');
-    await eventually(() => appSaid(s, /^SIGHUP listener ran$/).length === 2, 5000, 'the app\'s SIGHUP listeners');
-    await sleep(300);
+    await sleep(500);
     expect(workers.every(isAlive)).toBe(true);
     expect(s.workerPids().sort()).toEqual(workers.sort());
     expect(s.lines.filter((l) => l.msg === 'worker died')).toEqual([]);
     expect((await request({ port }, '/')).status).toBe(200);
-  });
 
-  test('without a SIGHUP listener of the app\'s, a worker ignores it', async () => {
-    const port = await freePort();
-    const s = new Sockrun(['-w', '1', '-l', `127.0.0.1:${port}`, path.join(FIXTURES, 'hello.js')]);
-    await s.ready();
-    const [worker] = s.workerPids();
+    const appPort = await freePort();
+    const withListener = new Sockrun(['-w', '1', '-l', `127.0.0.1:${appPort}`, app], { env: { APP_SIGHUP: '1' } });
+    await withListener.ready();
+    const [worker] = withListener.workerPids();
     process.kill(worker, 'SIGHUP');
-    await sleep(500);
+    await eventually(() => appSaid(withListener, /^SIGHUP listener ran$/).length === 1, 5000, 'the app\'s SIGHUP listener');
     expect(isAlive(worker)).toBe(true);
-    expect(s.workerPids()).toEqual([worker]);
   });
 });
