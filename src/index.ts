@@ -13,8 +13,12 @@ import { inheritedSockets, isDraining, onDrain, onShutdown } from './worker/runt
 export type { SocketInfo };
 export { onDrain, onShutdown, isDraining };
 
-/** True in a worker started by a sockrun master. */
-export const isWorker: boolean = inheritedSockets().length > 0;
+/**
+ * True in a worker started by a sockrun master (not under `--workers 0`, where the app runs in the
+ * master's process). The runtime's state says so, not SOCKRUN_SOCKETS: the runtime removes it from
+ * the environment, so that the processes the app starts are not taken for workers.
+ */
+export const isWorker: boolean = inheritedSockets().length > 0 && typeof process.send === 'function';
 
 /** Every socket this worker inherited, in fd order. Empty outside a sockrun worker. */
 export function sockets(): SocketInfo[] {

@@ -336,7 +336,7 @@ export class Master extends EventEmitter {
       if (settled(w, now, settleMs) && !w.gated) this.settle(w);
       if (w.stage === 'SPAWNED' && bootTimeoutMs > 0 && now - w.spawnedAt > bootTimeoutMs) {
         this.options.log.warn({ worker: w.id, workerPid: w.pid, bootTimeoutMs }, 'worker did not listen in time; killing it');
-        w.bootError ??= `did not listen within ${bootTimeoutMs} ms`;
+        w.bootError ??= `did not listen within ${bootTimeoutMs} ms${this.shared.bootHint(w.pid)}`;
         w.kill('boot_timeout', KILL_GRACE_MS);
       } else if ((w.stage === 'LISTENING' || w.stage === 'SETTLING') && hangTimeoutMs > 0 && now - w.lastPingAt > hangTimeoutMs) {
         this.options.log.warn({ worker: w.id, workerPid: w.pid, reason: 'hang', silentMs: now - w.lastPingAt }, 'worker event loop blocked; killing it');

@@ -39,7 +39,12 @@ type ShareRequest = Extract<WorkerMessage, { type: 'sockrun:share' }>;
 export class SharedSockets {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly log: Logger) {}
+  constructor(private readonly log: Logger) {
+    // The unix socket files we created go with the master, however it ends.
+    process.once('exit', () => {
+      for (const entry of this.entries.values()) this.release(entry);
+    });
+  }
 
   /** Handles a worker's `sockrun:share` message: binds or reuses the socket and sends it, or gives it back. */
   onMessage(worker: ShareClient, m: ShareRequest): void {
@@ -59,6 +64,18 @@ export class SharedSockets {
     }
     found.users.set(worker.pid, (found.users.get(worker.pid) ?? 0) + 1);
     send(worker, { type: 'sockrun:shared', id: m.id }, found.handle);
+  }
+
+  /**
+   * For a worker that did not listen on its inherited sockets in time: the addresses of its own
+   * it listens on, since that is the likely mistake (`listen(3000, 'localhost')` for the public
+   * server); '' when none.
+   */
+  bootHint(pid: number): string {
+    const own = [...this.entries.values()].filter((e) => e.users.has(pid)).map((e) => describeAddress(e.address));
+    if (own.length === 0) return '';
+    return `; it listens on its own address ${own.join(', ')}, which sockrun's listen rule never puts on an inherited ` +
+      'socket: the public server must listen on process.env.PORT, or with no host';
   }
 
   /**
@@ -82,10 +99,7 @@ export class SharedSockets {
     const bound = bindShared(address);
     if ('error' in bound) return bound;
     const entry: Entry = { address, handle: bound.handle, users: new Map() };
-    if (address.kind === 'unix') {
-      entry.ownsPath = address.path;
-      process.once('exit', () => this.release(entry));
-    }
+    if (address.kind === 'unix') entry.ownsPath = address.path;
     this.entries.set(keyOf(address), entry);
     this.log.info({ address: describeAddress(address), workerPid: worker.pid, port: bound.port }, 'shared socket bound for an app server\'s own address');
     return entry;

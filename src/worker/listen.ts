@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import type { SharedAddress, SocketInfo } from '../protocol';
 import { closeInternalServers } from './internal-servers';
 import { ListenCall, ListenTarget, describeCall, mapListen, parseListenCall } from './listen-map';
-import { canShare, closeShared, openShared, resolveShared, serveThreads } from './shared-client';
+import { SharedHandle, canShare, closeShared, openShared, resolveShared, serveThreads } from './shared-client';
 
 export interface ListenRedirect {
   sockets: readonly SocketInfo[];
@@ -40,6 +40,10 @@ export function redirectListen({ sockets, track, onShutdown }: ListenRedirect): 
   };
 
   const listenShared = async (server: net.Server, call: ListenCall, address: SharedAddress, args: unknown[]): Promise<void> => {
+    // The app may close the server before the socket arrives: then it must not listen after all.
+    let closedMeanwhile = false;
+    const onClose = () => (closedMeanwhile = true);
+    server.once('close', onClose);
     try {
       const resolved = await resolveShared(address);
       if (resolved !== address && resolved.kind === 'tcp') {
@@ -48,6 +52,10 @@ export function redirectListen({ sockets, track, onShutdown }: ListenRedirect): 
         if (again.to !== 'shared') return void listenOn(server, call, again, args);
       }
       const handle = await openShared(resolved);
+      if (closedMeanwhile) {
+        (handle as SharedHandle & { close(): void }).close();
+        return closeShared(resolved);
+      }
       sharedServers.add(server);
       server.once('close', () => {
         sharedServers.delete(server);
@@ -56,6 +64,8 @@ export function redirectListen({ sockets, track, onShutdown }: ListenRedirect): 
       original.call(server, { handle, backlog: call.backlog } as net.ListenOptions, call.callback);
     } catch (err) {
       server.emit('error', err);
+    } finally {
+      server.removeListener('close', onClose);
     }
   };
 

@@ -3,6 +3,8 @@
  * app's, and listen() never exposes an explicitly addressed server — internal servers keep their
  * address and work with N workers, across a reload; what the rule cannot satisfy is a clear error.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExitCode } from '../../src/errors';
 import { FIXTURES, Sockrun, cleanup, eventually, freePort, request, sleep, startLoad } from '../helpers/sockrun';
@@ -10,11 +12,11 @@ import { FIXTURES, Sockrun, cleanup, eventually, freePort, request, sleep, start
 const fixture = (name: string) => path.join(FIXTURES, 'listen', name);
 afterEach(cleanup);
 
-/** The pids that answered `n` requests on `port` (bodies end with the pid). */
-async function pidsOn(port: number, n: number, must?: RegExp): Promise<Set<number>> {
+/** The pids that answered `n` requests on a port or unix socket (bodies end with the pid). */
+async function pidsOn(target: number | { socketPath: string }, n: number, must?: RegExp): Promise<Set<number>> {
   const pids = new Set<number>();
   for (let i = 0; i < n; i++) {
-    const { body } = await request({ port });
+    const { body } = await request(typeof target === 'number' ? { port: target } : target);
     if (must) expect(body).toMatch(must);
     pids.add(Number(/(\d+)\s*$/.exec(body)![1]));
   }
@@ -93,6 +95,29 @@ describe('listen() never exposes an explicitly addressed server', () => {
     expect(s.lines.filter((l) => l.msg === 'shared socket bound for an app server\'s own address')).toHaveLength(1);
   });
 
+  test('an internal server on a unix path is shared by every worker; sockrun removes the file it created, and no other', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockrun-listen-'));
+    const socketPath = path.join(dir, 'debug.sock');
+    const port = await freePort();
+    const s = new Sockrun(['-w', '2', '-l', `127.0.0.1:${port}`, fixture('internal-unix.js')], { env: { SOCK_PATH: socketPath } });
+    await s.ready();
+    await eventually(() => request({ socketPath }).then(() => true, () => false), 10_000, 'the unix server');
+    const workers = s.workerPids().sort();
+    expect([...await pidsOn({ socketPath }, 80, /^unix \d+/)].sort()).toEqual(workers);
+    s.signal('SIGTERM');
+    expect((await s.exited).code).toBe(ExitCode.OK);
+    expect(fs.existsSync(socketPath)).toBe(false);
+
+    const notOurs = path.join(dir, 'not-a-socket');
+    fs.writeFileSync(notOurs, 'keep me');
+    const again = new Sockrun(['-w', '1', '-l', `127.0.0.1:${port}`, fixture('internal-unix.js')], { env: { SOCK_PATH: notOurs } });
+    await again.ready();
+    await eventually(() => /internal server error: listen EADDRINUSE: address already in use/.test(again.stdout), 10_000, 'the error');
+    again.signal('SIGTERM');
+    await again.exited;
+    expect(fs.readFileSync(notOurs, 'utf8')).toBe('keep me');
+  });
+
   test('listen(process.env.PORT) maps by port: PORT is the first socket\'s', async () => {
     const [first, second] = [await freePort(), await freePort()];
     const s = new Sockrun(['-w', '2', '-l', `127.0.0.1:${first}`, '-l', `127.0.0.1:${second}`, fixture('env-port.js')], { env: { SECOND_PORT: String(second), PORT: '1' } });
@@ -104,9 +129,10 @@ describe('listen() never exposes an explicitly addressed server', () => {
   test.each([
     ['a worker thread listens on the public port', 'thread-public', /listen\(\d+\) in a worker thread would take the inherited socket .*never serves the public socket.*listen rule/],
     ['two servers on ports that are not the one socket\'s', 'two-ports', /listen\(9100\): the only inherited socket .* already went to the server that called listen\(3000\).*listen rule/],
+    ['the public server listens on localhost', 'localhost', /did not listen within 5000 ms; it listens on its own address (127\.0\.0\.1|\[::1\]):\d+, which sockrun's listen rule never puts on an inherited socket/],
   ])('a listen() the rule cannot satisfy (%s) stops the boot with a clear error naming the rule', async (_what, which, message) => {
-    const port = await freePort();
-    const s = new Sockrun(['-w', '1', '--boot-timeout', '5s', '-l', `127.0.0.1:${port}`, fixture('unsatisfiable.js')], { env: { CASE: which } });
+    const [port, localPort] = [await freePort(), await freePort()];
+    const s = new Sockrun(['-w', '1', '--boot-timeout', '5s', '-l', `127.0.0.1:${port}`, fixture('unsatisfiable.js')], { env: { CASE: which, LOCAL_PORT: String(localPort) } });
     expect((await s.exited).code).toBe(ExitCode.BOOT_FAILED);
     const fatal = s.lines.find((l) => l.msg === 'no worker of the first generation could boot; exiting');
     expect(String(fatal?.error)).toMatch(message);

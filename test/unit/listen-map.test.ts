@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ListenRuleError, Taken, mapListen, parseListenCall } from '../../src/worker/listen-map';
 import type { SocketInfo } from '../../src/protocol';
 
@@ -86,8 +88,15 @@ describe('the listen rule: where an app\'s listen() goes', () => {
     }
   });
 
-  test('every row of the table is tested', () => {
-    expect(new Set(table.map(([row]) => row))).toEqual(new Set(Array.from({ length: 15 }, (_, i) => i + 1)));
+  test('every row of the table is tested, and the README has the same rows as listen-map.ts', () => {
+    const rows = Array.from({ length: 15 }, (_, i) => i + 1);
+    expect(new Set(table.map(([row]) => row))).toEqual(new Set(rows));
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### The listen rule'), readme.indexOf('\n### ', readme.indexOf('### The listen rule') + 5));
+    const code = fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'worker', 'listen-map.ts'), 'utf8');
+    const numbers = (text: string, prefix: string) => [...text.matchAll(new RegExp(`^${prefix}\\| (\\d+) +\\|`, 'gm'))].map((m) => Number(m[1]));
+    expect(numbers(section, '')).toEqual(rows);
+    expect(numbers(code, ' \\* ')).toEqual(rows);
   });
 
   test('a server already on an inherited socket keeps it: a second one is an error, not EEXIST', () => {
