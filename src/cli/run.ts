@@ -10,6 +10,7 @@ import type { Configuration } from '../config/resolve';
 import { SockrunError, usageError } from '../errors';
 import { createLogger } from '../log';
 import { Master } from '../master/master';
+import { inspectorWarnings, planNodeArgs, typescriptWarning } from '../config/node-args';
 import { usableCpus } from '../master/cpus';
 import { gatherSockets } from '../sockets/gather';
 import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
@@ -51,10 +52,16 @@ export async function startMaster(
     return runSingleProcess(config, app, sockets, log);
   }
 
+  const nodeArgs = planNodeArgs(config.nodeArgs, process.env.NODE_OPTIONS);
+  for (const warning of inspectorWarnings(nodeArgs, config)) log.warn({ inspector: nodeArgs.inspector }, warning);
+  const stripsTypes = Boolean((process.features as { typescript?: string | false }).typescript);
+  const tsWarning = typescriptWarning(app, config.nodeArgs, stripsTypes, process.version);
+  if (tsWarning) log.warn({ app }, tsWarning);
   const master = new Master({
     app,
     appArgs: config.appArgs,
     workers,
+    nodeArgs,
     sockets,
     bootTimeoutMs: config.bootTimeoutMs,
     drainDelayMs: config.drainDelayMs,

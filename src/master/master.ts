@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';
 import { ExitCode } from '../errors';
+import { NodeArgs, workerNodeArgs } from '../config/node-args';
 import { SocketInfo, WorkerEnv, WorkerMessage, isWorkerMessage } from '../protocol';
 import { HeldSocket, releaseSocket, socketInfo } from '../sockets/hold';
 import { LifecycleEvent, MasterState, transition } from './lifecycle';
@@ -31,6 +32,8 @@ export type MasterOptions = Pick<Configuration,
   app: string;
   workers: number;
   sockets: HeldSocket[];
+  /** Node flags for workers (--node-args; NODE_OPTIONS' inspector). */
+  nodeArgs?: NodeArgs;
   /** Extra environment for workers (e.g. SOCKRUN_ECV_ON_APP_PORT). */
   workerEnv?: NodeJS.ProcessEnv;
   log: Logger;
@@ -395,7 +398,7 @@ export class Master extends EventEmitter {
       appArgs: options.appArgs,
       fds: options.sockets.map((s) => s.handle.fd),
       env,
-      execArgv: [],
+      ...workerNodeArgs(options.nodeArgs, this.liveWorkers().map((w) => w.inspectorPort)),
     });
     this.workers.set(w.pid, w);
     w.child.on('message', (m: unknown) => {

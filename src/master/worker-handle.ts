@@ -18,7 +18,10 @@ export interface SpawnSpec {
   /** Master-side descriptors, in worker fd order (3, 4, …). */
   fds: number[];
   env: NodeJS.ProcessEnv;
+  /** Node flags before sockrun's preload (config/node-args.ts). */
   execArgv: string[];
+  /** The inspector port those flags give this worker, if any (so a later spawn picks another). */
+  inspectorPort?: number;
 }
 
 const PRELOAD = path.join(__dirname, '..', 'worker', 'preload.js');
@@ -26,6 +29,7 @@ const PRELOAD = path.join(__dirname, '..', 'worker', 'preload.js');
 export class WorkerHandle {
   readonly child: ChildProcess;
   readonly pid: number;
+  readonly inspectorPort: number | undefined;
   stage: WorkerStage = 'SPAWNED';
   readonly spawnedAt = Date.now();
   listeningAt: number | undefined;
@@ -58,6 +62,7 @@ export class WorkerHandle {
       detached: true,
     });
     this.pid = this.child.pid ?? -1;
+    this.inspectorPort = spec.inspectorPort;
     this.lastPingAt = this.spawnedAt;
   }
 
