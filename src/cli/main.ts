@@ -73,6 +73,10 @@ function runParser(args: string[]): Argv {
     .strictOptions()
     .exitProcess(false)
     .fail((msg, err) => {
+      // yargs reads a value that begins with "-" as the next option: `--node-args --inspect`.
+      const option = /^Not enough arguments following: (\S+)$/.exec(msg ?? '')?.[1];
+      const example = option === 'node-args' ? '"--inspect --enable-source-maps"' : 'VALUE';
+      if (option) throw usageError(`--${option} needs a value; one that begins with "-" must be attached with "=" (--${option}=${example})`);
       throw err instanceof SockrunError ? err : usageError(`${msg ?? err?.message} (see sockrun --help)`);
     })
     .wrap(Math.min(110, process.stdout.columns || 100));

@@ -10,6 +10,7 @@ import type { Configuration } from '../config/resolve';
 import { SockrunError, usageError } from '../errors';
 import { createLogger } from '../log';
 import { Master } from '../master/master';
+import { inspectorWarnings, planNodeArgs, typescriptWarning } from '../config/node-args';
 import { usableCpus } from '../master/cpus';
 import { Release, logicalPaths, resolveRelease } from '../master/release';
 import { gatherSockets } from '../sockets/gather';
@@ -56,6 +57,11 @@ export async function startMaster(
     return runSingleProcess(config, app, sockets, log);
   }
 
+  const nodeArgs = planNodeArgs(config.nodeArgs, process.env.NODE_OPTIONS);
+  for (const warning of inspectorWarnings(nodeArgs, config)) log.warn({ inspector: nodeArgs.inspector }, warning);
+  const stripsTypes = Boolean((process.features as { typescript?: string | false }).typescript);
+  const tsWarning = typescriptWarning(app, config.nodeArgs, stripsTypes, process.version);
+  if (tsWarning) log.warn({ app }, tsWarning);
   const master = new Master({
     paths,
     release,
@@ -63,6 +69,7 @@ export async function startMaster(
     workers,
     reloadSurge: config.reloadSurge === 'all' ? workers : Math.min(workers, config.reloadSurge),
     settleMs: config.settleMs,
+    nodeArgs,
     sockets,
     bootTimeoutMs: config.bootTimeoutMs,
     drainDelayMs: config.drainDelayMs,

@@ -3,7 +3,8 @@
  * variables and the `--config` file are all read through it, with this precedence:
  * command line > environment > config file > default.
  */
-export type OptionKind = 'count' | 'duration' | 'size' | 'string' | 'boolean' | 'list';
+/** `args`: words for another program, split like a shell (quotes group); repeatable. */
+export type OptionKind = 'count' | 'duration' | 'size' | 'string' | 'boolean' | 'list' | 'args';
 
 export interface OptionSpec {
   kind: OptionKind;
@@ -25,6 +26,10 @@ export const OPTIONS = {
   workers: {
     kind: 'string', alias: 'w', group: WORKERS, default: 'auto',
     describe: 'Worker processes: a number, or "auto" = the CPUs this process may use (cgroup quota, affinity). 0 = single process.',
+  },
+  'node-args': {
+    kind: 'args', group: WORKERS,
+    describe: 'Node flags for every worker, e.g. --node-args="--max-old-space-size=512 --enable-source-maps". --inspect gives each worker its own port (base+1, +2, …).',
   },
   listen: {
     kind: 'list', alias: 'l', group: SOCKETS,

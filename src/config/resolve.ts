@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { usageError } from '../errors';
 import { ListenAddress, parseListenAddress } from '../sockets/address';
 import { InheritedFd, parseFdOption } from '../sockets/listen-fds';
+import { parseNodeArgs } from './node-args';
 import { OPTIONS, OptionName, OptionSpec, envName } from './options';
 import { parseCount, parseDuration, parseSize } from './units';
 
@@ -11,6 +12,8 @@ export interface Configuration {
   appArgs: string[];
   /** `auto` resolves later against the CPUs this process may use. */
   workers: number | 'auto';
+  /** Node flags for every worker (node-args.ts), before sockrun's own and the app. */
+  nodeArgs: string[];
   listen: { name: string | undefined; address: ListenAddress }[];
   fds: InheritedFd[];
   backlog: number;
@@ -89,6 +92,10 @@ export function resolveConfiguration(
   const surge = String(str('reload-surge')).trim();
   if (surge === '0') throw usageError(`${raw['reload-surge'].source}: 0 would never boot a new worker; give "all" or a number ≥ 1`);
   const adminText = str('admin');
+  const nodeArgs = parseNodeArgs(list('node-args'), raw['node-args'].source);
+  if (workers === 0 && nodeArgs.length > 0) {
+    throw usageError(`${raw['node-args'].source} needs worker processes: with --workers 0 the app runs in sockrun's own process; give the flags to node (node FLAGS node_modules/.bin/sockrun …) or NODE_OPTIONS`);
+  }
 
   const admin = adminText === undefined ? undefined : parseListenAddress(adminText).address;
   const listen = list('listen').map(parseListenAddress);
@@ -101,6 +108,7 @@ export function resolveConfiguration(
     app,
     appArgs,
     workers,
+    nodeArgs,
     listen,
     fds: list('fd').map(parseFdOption),
     backlog: count('backlog'),

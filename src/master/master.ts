@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { ExitCode } from '../errors';
 import { WorkerMessage, isWorkerMessage } from '../protocol';
+import { workerNodeArgs } from '../config/node-args';
 import { HeldSocket, releaseSocket, socketInfo } from '../sockets/hold';
 import { SharedSockets } from '../sockets/shared';
 import { LifecycleEvent, MasterState, transition } from './lifecycle';
@@ -400,7 +401,7 @@ export class Master extends EventEmitter {
       appArgs: options.appArgs,
       fds: options.sockets.map((s) => s.handle.fd),
       env,
-      execArgv: [],
+      ...workerNodeArgs(options.nodeArgs, this.liveWorkers().map((w) => w.inspectorPort)),
     });
     this.workers.set(w.pid, w);
     w.child.on('message', (m: unknown) => {

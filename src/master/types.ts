@@ -1,5 +1,6 @@
 /** The master's settings, events and answers: what run.ts, the control socket and observers share. */
 import type { Logger } from 'pino';
+import type { NodeArgs } from '../config/node-args';
 import type { Configuration } from '../config/resolve';
 import type { WorkerMessage } from '../protocol';
 import type { HeldSocket } from '../sockets/hold';
@@ -17,6 +18,8 @@ export type MasterOptions = Pick<Configuration,
   /** New workers booting at once during a reload (≥ 1; `workers` for blue/green). */
   reloadSurge: number;
   sockets: HeldSocket[];
+  /** Node flags for workers (--node-args; NODE_OPTIONS' inspector). */
+  nodeArgs?: NodeArgs;
   /** Extra environment for workers (e.g. SOCKRUN_ECV_ON_APP_PORT). */
   workerEnv?: NodeJS.ProcessEnv;
   log: Logger;

@@ -25,7 +25,10 @@ export interface SpawnSpec {
   /** Master-side descriptors, in worker fd order (3, 4, …). */
   fds: number[];
   env: NodeJS.ProcessEnv;
+  /** Node flags before sockrun's preload (config/node-args.ts). */
   execArgv: string[];
+  /** The inspector port those flags give this worker, if any (so a later spawn picks another). */
+  inspectorPort?: number;
 }
 
 const PRELOAD = path.join(__dirname, '..', 'worker', 'preload.js');
@@ -51,6 +54,7 @@ export function workerEnvironment(
 export class WorkerHandle {
   readonly child: ChildProcess;
   readonly pid: number;
+  readonly inspectorPort: number | undefined;
   stage: WorkerStage = 'SPAWNED';
   readonly spawnedAt = Date.now();
   /** When it listened on every socket (stage SETTLING from then). */
@@ -89,6 +93,7 @@ export class WorkerHandle {
       detached: true,
     });
     this.pid = this.child.pid ?? -1;
+    this.inspectorPort = spec.inspectorPort;
     this.lastPingAt = this.spawnedAt;
   }
 
