@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MasterMessage, SocketInfo, WorkerEnv, WorkerMessage, WorkerStats, isMasterMessage } from '../protocol';
 import { configureDrain, connectionStats, drainConnections, exitNow, isDraining, observe, onShutdown, ownListener } from './drain';
+import { releaseChannel } from './channel-hold';
 import { installEcvOnAppPort } from './ecv';
 import { SELF_CHECK, selfCheck } from './self-check';
 import { handOverEnv, warnOnOwnCluster } from './inheritance';
@@ -108,7 +109,7 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
   // sockrun's IPC channel must not keep the app alive: an app that closes its servers, or never
   // listens and ends, exits as it would without sockrun, and the master hears of it at once
   // instead of at --boot-timeout (issue 12 §2).
-  (process.channel as { unref?: () => void } | undefined)?.unref?.();
+  releaseChannel();
 }
 
 /** listen() goes where the listen rule says (listen.ts, listen-map.ts). */

@@ -4,6 +4,7 @@
  * own threads have no IPC channel; they ask the main thread over a BroadcastChannel, which asks
  * the master for them (thread-listen.ts).
  */
+import { holdChannel } from './channel-hold';
 import * as dns from 'node:dns';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -32,8 +33,13 @@ export function canShare(): boolean {
 export function openShared(address: SharedAddress): Promise<SharedHandle> {
   listenForReplies();
   const id = nextId++;
+  const release = holdChannel();
   return new Promise((resolve, reject) => {
-    pending.set(id, { address, resolve, reject });
+    pending.set(id, {
+      address,
+      resolve: (h) => (release(), resolve(h)),
+      reject: (e) => (release(), reject(e)),
+    });
     process.send!({ type: 'sockrun:share', op: 'open', id, address }, undefined, {}, () => {});
   });
 }
