@@ -93,7 +93,7 @@ async function main() {
   const m = machine.describe(ROOT, wrk.version(wrkBin));
   const machineLine = machine.markdown(m);
   const mode = opts.quick ? 'quick' : 'full';
-  log(`sockrun bench (${mode}): ${machineLine}`);
+  log(`sockrun bench (${mode}) on ${m.nodeLine}: ${machineLine}`);
 
   const ctx = {
     quick: opts.quick, reps: opts.reps, seconds: opts.seconds, connections: opts.connections, threads: 2,
@@ -125,7 +125,7 @@ async function main() {
   raw.elapsedS = elapsedS;
   raw.quietBudgetLeftMs = ctx.quietBudget.leftMs;
   const command = `node bench/run.js ${process.argv.slice(2).join(' ')}`.trim();
-  const md = report.markdownReport({ machineLine, mode, elapsedS, sections, command });
+  const md = report.markdownReport({ machineLine, nodeLine: m.nodeLine, mode, elapsedS, sections, command });
 
   fs.mkdirSync(opts.out, { recursive: true });
   const base = path.join(opts.out, mode);
@@ -135,7 +135,7 @@ async function main() {
   if (tp && tp.samples && tp.samples.length) chart(raw, `${base}.svg`);
   process.stdout.write(`\n${md}\n`);
   if (opts.updateReadme) {
-    updateReadme(path.join(__dirname, 'README.md'), md, path.relative(__dirname, base));
+    updateReadme(path.join(__dirname, 'README.md'), md, path.relative(__dirname, base), m.nodeLine);
     log('Updated the figures in bench/README.md');
   }
   log(`Wrote ${path.relative(process.cwd(), base)}.{md,json${tp && tp.samples && tp.samples.length ? ',svg' : ''}} in ${elapsedS.toFixed(0)} s`);
@@ -143,7 +143,7 @@ async function main() {
 }
 
 /** Rewrites the figures between the markers in bench/README.md with this run's report. */
-function updateReadme(file, md, relBase) {
+function updateReadme(file, md, relBase, nodeLine) {
   const text = fs.readFileSync(file, 'utf8');
   const start = '<!-- bench:figures:start -->';
   const end = '<!-- bench:figures:end -->';
@@ -153,7 +153,7 @@ function updateReadme(file, md, relBase) {
   // The report's own title and the '##' levels move one level down under "Latest figures".
   const body = md.split('\n').slice(2).map((l) => (l.startsWith('#') ? `#${l}` : l)).join('\n').trim();
   const chart = `![throughput and master CPU](${relBase}.svg)`;
-  const block = `${start}\nFrom [\`${relBase}.md\`](${relBase}.md) (raw samples: [\`${relBase}.json\`](${relBase}.json)).\n\n${chart}\n\n${body}\n${end}`;
+  const block = `${start}\nFrom [\`${relBase}.md\`](${relBase}.md) (raw samples: [\`${relBase}.json\`](${relBase}.json)), on ${nodeLine}.\n\n${chart}\n\n${body}\n${end}`;
   fs.writeFileSync(file, text.slice(0, i) + block + text.slice(j + end.length));
 }
 

@@ -43,6 +43,8 @@ function describe(root, wrkVersion) {
     os: osRelease ? osRelease[1] : `${os.type()} ${os.release()}`,
     kernel: os.release(),
     node: process.version,
+    // The release line (22, 24, 26) the figures belong to: sockrun supports several at once.
+    nodeLine: `Node ${process.versions.node.split('.')[0]}`,
     wrk: wrkVersion,
     pm2: pkgVersion(root, 'pm2'),
     promClient: pkgVersion(root, 'prom-client'),

@@ -5,9 +5,9 @@
  */
 const { summary } = require('./stats');
 
-function markdownReport({ machineLine, mode, elapsedS, sections, command }) {
+function markdownReport({ machineLine, nodeLine, mode, elapsedS, sections, command }) {
   const out = [
-    `# sockrun benchmark (${mode})`,
+    `# sockrun benchmark (${mode}) on ${nodeLine}`,
     '',
     `Machine: ${machineLine}.`,
     '',

@@ -19,6 +19,7 @@ import { controlSocketPath } from '../control/paths';
 import { startControlServer } from '../control/server';
 import { isAlive } from '../control/client';
 import { Attachment, attachments } from './attachments';
+import { watchParent } from './parent-watch';
 
 export async function runMaster(config: Configuration): Promise<number> {
   return (await startMaster(config)).finished;
@@ -54,6 +55,7 @@ export async function startMaster(
   if (workers === 0) {
     // Loaded only here: the worker runtime has no business in a master's memory otherwise.
     const { runSingleProcess } = require('./single') as typeof import('./single');
+    watchParent(log); // first check after its signal handlers are in place
     return runSingleProcess(config, app, sockets, log);
   }
 
@@ -88,6 +90,7 @@ export async function startMaster(
   const attached: Attachment[] = [];
   for (const attach of attachments) attached.push(await attach(master, config, log));
   master.start();
+  const stopParentWatch = watchParent(log);
 
   const finished = master.finished.then(async (code) => {
     for (const a of attached) await a.close();
@@ -95,6 +98,7 @@ export async function startMaster(
     fs.rmSync(socketPath, { force: true });
     if (config.pidFile) fs.rmSync(config.pidFile, { force: true });
     stopOnCrash();
+    stopParentWatch();
     return code;
   });
   return { master, finished };

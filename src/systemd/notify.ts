@@ -10,7 +10,7 @@ import { openTransport, type Transport } from './transport';
 
 /** What the master tells the service manager. All methods are no-ops when `enabled` is false. */
 export interface Notifier {
-  /** False outside systemd (no NOTIFY_SOCKET), without the native module, or after close(). */
+  /** False outside systemd (no NOTIFY_SOCKET), with no way to send (see transport.ts), or after close(). */
   readonly enabled: boolean;
   /** `READY=1` + `STATUS=`: start-up finished, or a reload completed or was aborted. */
   ready(status: string): void;
@@ -44,17 +44,19 @@ export interface NotifyLog {
 
 /**
  * Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID from `env` now (the master may delete
- * them from process.env afterwards). Never throws: when the native module is missing or the
- * address is unusable it warns once and returns a disabled notifier.
+ * them from process.env afterwards). Never throws. Without the native module it falls back to
+ * systemd-notify and warns once, in full, what the unit then needs; with no way to send at all
+ * (or an unusable address) it warns once and returns a disabled notifier.
  */
 export function createNotifier(env: NodeJS.ProcessEnv, log: NotifyLog): Notifier {
   const address = env.NOTIFY_SOCKET;
   if (address === undefined || address === '') return new SystemdNotifier(undefined, env, log);
   const opened = openTransport(address, log);
   if (!opened.ok) {
-    log.warn({ notifySocket: address, reason: opened.reason }, 'sd_notify is off: systemd will not hear READY/STATUS/WATCHDOG from sockrun');
+    log.warn({ notifySocket: address, reason: opened.reason }, `sd_notify is off: systemd will not hear READY/STATUS/WATCHDOG from sockrun, because ${opened.reason}`);
     return new SystemdNotifier(undefined, env, log);
   }
+  if (opened.warning) log.warn({ notifySocket: address, via: opened.transport.via }, opened.warning);
   return new SystemdNotifier(opened.transport, env, log);
 }
 

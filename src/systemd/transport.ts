@@ -1,12 +1,18 @@
 /**
  * How a notify datagram reaches `$NOTIFY_SOCKET`. Node has no AF_UNIX datagram sockets, so
  * this is the one place that touches a native module (the optional dependency `unix-dgram`)
- * or, for abstract addresses, the `systemd-notify` binary.
+ * or the `systemd-notify` binary.
  *
- * Why two ways (see systemd/README.md): unix-dgram copies the address with strncpy, so an
- * abstract name ("\0name") arrives as an empty path and cannot be addressed. systemd itself
- * always uses a filesystem path (/run/systemd/notify); abstract addresses come from other
- * service managers and test tools, and go through `systemd-notify`.
+ * Which way (see systemd/README.md):
+ * * a filesystem path (what systemd itself always uses, /run/systemd/notify): unix-dgram, from
+ *   the master's own pid, so `NotifyAccess=main` accepts it;
+ * * the same path when unix-dgram is missing or built for another Node ABI (slim image, no
+ *   compiler, a Node upgrade without `npm rebuild`): `systemd-notify`, which waits until the
+ *   manager has processed each message (so the manager can still attribute it to the unit);
+ *   the datagram comes from systemd-notify's pid unless it may claim ours (CAP_SYS_ADMIN), so
+ *   the unit needs `NotifyAccess=all` — the shipped units have it;
+ * * an abstract address ("@name", from other service managers and test tools): unix-dgram
+ *   copies the address with strncpy, so "\0name" arrives as an empty path; `systemd-notify`.
  */
 import { execFile } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
@@ -16,12 +22,15 @@ import type { NotifyLog } from './notify';
 /** Sends notify messages in order; never throws. */
 export interface Transport {
   readonly kind: 'path' | 'abstract';
+  /** What carries the datagrams. */
+  readonly via: 'unix-dgram' | 'systemd-notify';
   send(message: string): void;
   /** Releases resources once the messages already sent have gone out. */
   close(): void;
 }
 
-export type OpenResult = { ok: true; transport: Transport } | { ok: false; reason: string };
+/** `warning`: notify works, but the operator should know how (said once, in full, at start). */
+export type OpenResult = { ok: true; transport: Transport; warning?: string } | { ok: false; reason: string };
 
 /** The subset of unix-dgram's socket we use. send() calls back synchronously. */
 interface DgramSocketLike {
@@ -36,18 +45,29 @@ export function openTransport(address: string, log: NotifyLog): OpenResult {
   if (address.startsWith('/')) {
     if (Buffer.byteLength(address) > 107) return { ok: false, reason: `socket path longer than sun_path (107 bytes)` };
     const loaded = loadUnixDgram();
-    if (!loaded.ok) return loaded;
-    return { ok: true, transport: new DgramTransport(loaded.openSocket, address, log) };
+    if (loaded.ok) return { ok: true, transport: new DgramTransport(loaded.openSocket, address, log) };
+    const binary = findOnPath('systemd-notify');
+    if (!binary) return { ok: false, reason: `${loaded.reason}; and no systemd-notify binary to fall back on` };
+    return {
+      ok: true,
+      transport: new SystemdNotifyTransport(binary, address, log, { wait: true }),
+      warning: `sd_notify goes through systemd-notify, one process per message, because ${loaded.reason}. `
+        + 'The unit needs NotifyAccess=all (the units shipped in systemd/ have it) or systemd ignores READY=1 and kills the service at TimeoutStartSec=. '
+        + '`npm rebuild unix-dgram` with this Node restores the direct path',
+    };
   }
   if (address.startsWith('@') && address.length > 1) {
     const binary = findOnPath('systemd-notify');
     if (!binary) {
       return { ok: false, reason: 'abstract NOTIFY_SOCKET needs the systemd-notify binary (unix-dgram cannot address abstract names)' };
     }
-    return { ok: true, transport: new SystemdNotifyTransport(binary, address, log) };
+    return { ok: true, transport: new SystemdNotifyTransport(binary, address, log, { wait: false }) };
   }
   return { ok: false, reason: 'NOTIFY_SOCKET is neither an absolute path nor an @abstract name' };
 }
+
+/** An error message on one line, all of it: a module load error spreads the why over several. */
+export const wholeMessage = (err: unknown): string => String((err as Error)?.message ?? err).replace(/\s*\n\s*/g, ' ').trim();
 
 function loadUnixDgram(): { ok: true; openSocket: OpenSocket } | { ok: false; reason: string } {
   try {
@@ -57,10 +77,7 @@ function loadUnixDgram(): { ok: true; openSocket: OpenSocket } | { ok: false; re
     const create = mod.createSocket;
     return { ok: true, openSocket: () => create('unix_dgram') };
   } catch (err) {
-    return {
-      ok: false,
-      reason: `optional dependency unix-dgram is not installed or failed to load (${(err as Error).message.split('\n')[0]})`,
-    };
+    return { ok: false, reason: `the optional dependency unix-dgram is not installed or failed to load (${wholeMessage(err)})` };
   }
 }
 
@@ -84,6 +101,7 @@ class FailureLog {
  */
 class DgramTransport implements Transport {
   readonly kind = 'path';
+  readonly via = 'unix-dgram';
   private socket: DgramSocketLike | undefined;
   private inFlight = 0;
   private closed = false;
@@ -138,24 +156,34 @@ class DgramTransport implements Transport {
 }
 
 /**
- * An abstract NOTIFY_SOCKET through `systemd-notify --no-block --pid=<our pid>`, one process at
- * a time so messages keep their order. `--pid` makes the datagram carry the master's pid
- * (SCM_CREDENTIALS) where privileges allow it; it also adds `MAINPID=<our pid>`, which is true.
+ * Messages through `systemd-notify --pid=<our pid>`, one process at a time so they keep their
+ * order. `--pid` makes the datagram carry the master's pid (SCM_CREDENTIALS) where privileges
+ * allow it; it also adds `MAINPID=<our pid>`, which is true.
+ *
+ * `wait: true` (the fallback for systemd's own path socket): systemd-notify waits until the
+ * manager processed the message (sd_notify_barrier), so the sender is still alive when systemd
+ * looks up its unit — without that, a message from an exited helper may be dropped even with
+ * NotifyAccess=all (systemd-notify(1)). `wait: false` (--no-block) for abstract addresses.
+ * STATUS-only messages still queued are replaced by a newer one: only the latest state matters.
  */
 class SystemdNotifyTransport implements Transport {
-  readonly kind = 'abstract';
+  readonly via = 'systemd-notify';
+  readonly kind: 'path' | 'abstract';
   private readonly queue: string[] = [];
   private running = false;
   private closed = false;
   private readonly failures: FailureLog;
 
-  constructor(private readonly binary: string, private readonly address: string, log: NotifyLog) {
+  constructor(private readonly binary: string, private readonly address: string, log: NotifyLog, private readonly options: { wait: boolean }) {
+    this.kind = address.startsWith('@') ? 'abstract' : 'path';
     this.failures = new FailureLog(log, address);
   }
 
   send(message: string): void {
     if (this.closed) return;
-    this.queue.push(message);
+    const last = this.queue.length - 1;
+    if (last >= 0 && isStatusOnly(message) && isStatusOnly(this.queue[last])) this.queue[last] = message;
+    else this.queue.push(message);
     this.pump();
   }
 
@@ -168,14 +196,16 @@ class SystemdNotifyTransport implements Transport {
     const message = this.queue.shift();
     if (message === undefined) return;
     this.running = true;
-    const args = ['--no-block', `--pid=${process.pid}`, '--', ...message.split('\n')];
-    execFile(this.binary, args, { env: { NOTIFY_SOCKET: this.address }, timeout: 5000 }, (err, _out, stderr) => {
+    const args = [...(this.options.wait ? [] : ['--no-block']), `--pid=${process.pid}`, '--', ...message.split('\n')];
+    execFile(this.binary, args, { env: { NOTIFY_SOCKET: this.address }, timeout: 10_000 }, (err, _out, stderr) => {
       this.running = false;
-      if (err) this.failures.report(new Error(`${err.message.split('\n')[0]} ${String(stderr).trim()}`.trim()), message);
+      if (err) this.failures.report(new Error(`${wholeMessage(err)} ${String(stderr).trim()}`.trim()), message);
       this.pump();
     });
   }
 }
+
+const isStatusOnly = (message: string): boolean => message.startsWith('STATUS=') && !message.includes('\n');
 
 function findOnPath(name: string): string | undefined {
   const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean).concat(['/usr/bin', '/bin']);

@@ -396,7 +396,8 @@ describe('deploy/Dockerfile (not built here: no container engine; checked static
   const runtime = stages[stages.length - 1];
 
   test('a build stage compiles and prunes; the slim runtime runs sockrun as a non-root PID 1 that drains on SIGTERM', () => {
-    expect(instructions).toContain('ARG NODE_IMAGE=node:20-bookworm-slim');
+    // A supported Node line (22, 24, 26; 20 is end-of-life).
+    expect(instructions).toContainEqual(expect.stringMatching(/^ARG NODE_IMAGE=node:(22|24|26)-bookworm-slim$/));
     expect(stages).toHaveLength(2);
     expect(stages[0].join('\n')).toMatch(/npm ci[^\n]*\n(.|\n)*npm run build(.|\n)*npm prune --omit=dev/);
     expect(runtime[0]).toBe('FROM ${NODE_IMAGE} AS runtime');
