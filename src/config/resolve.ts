@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { usageError } from '../errors';
-import { ListenAddress, parseListenAddress } from '../sockets/address';
+import { ListenAddress, overlaps, parseListenAddress } from '../sockets/address';
 import { InheritedFd, parseFdOption } from '../sockets/listen-fds';
 import { OPTIONS, OptionName, OptionSpec, envName } from './options';
 import { parseCount, parseDuration, parseSize } from './units';
@@ -88,7 +88,7 @@ export function resolveConfiguration(
   const listen = list('listen').map(parseListenAddress);
   // The master binds app sockets without listening (sockets/hold.ts), so an admin server on the
   // same port would take it first and every worker would fail to boot: refuse it here.
-  const clash = admin && listen.find(({ address: a }) => sameAddress(a, admin));
+  const clash = admin && listen.find(({ address: a }) => overlaps(a, admin));
   if (clash) throw usageError(`--admin ${adminText} is also a --listen address: give the admin port its own`);
 
   return {
@@ -148,13 +148,6 @@ export function readConfigFile(path: string): RawOptions {
     out[name] = value as RawValue;
   }
   return out;
-}
-
-const WILDCARDS = [undefined, '0.0.0.0', '::'];
-
-function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
-  if (a.kind === 'unix' || b.kind === 'unix') return a.kind === 'unix' && b.kind === 'unix' && a.path === b.path;
-  return a.port === b.port && a.port !== 0 && (a.host === b.host || WILDCARDS.includes(a.host) || WILDCARDS.includes(b.host));
 }
 
 function scalar(v: RawValue, what: string): string | number {
