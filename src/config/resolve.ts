@@ -90,6 +90,14 @@ export function resolveConfiguration(
   // same port would take it first and every worker would fail to boot: refuse it here.
   const clash = admin && listen.find(({ address: a }) => overlaps(a, admin));
   if (clash) throw usageError(`--admin ${adminText} is also a --listen address: give the admin port its own`);
+  // Single-process mode has no master beside the app to answer probes: never ignore --admin silently.
+  if (workers === 0 && admin) throw usageError(`--admin needs workers: with --workers 0 the app runs in sockrun's own process, without an admin port (use --workers 1)`);
+  const hangTimeoutMs = duration('hang-timeout');
+  const pingIntervalMs = Math.max(50, duration('ping-interval'));
+  // Workers report once per interval: a timeout not longer than that kills healthy workers.
+  if (hangTimeoutMs > 0 && hangTimeoutMs <= pingIntervalMs) {
+    throw usageError(`${raw['hang-timeout'].source} ${String(raw['hang-timeout'].value)} must be longer than ${raw['ping-interval'].source} ${String(raw['ping-interval'].value)} (0 turns hang detection off)`);
+  }
 
   return {
     app,
@@ -105,8 +113,8 @@ export function resolveConfiguration(
     bootTimeoutMs: duration('boot-timeout'),
     drainDelayMs: duration('drain-delay'),
     gracefulTimeoutMs: duration('graceful-timeout'),
-    hangTimeoutMs: duration('hang-timeout'),
-    pingIntervalMs: Math.max(50, duration('ping-interval')),
+    hangTimeoutMs,
+    pingIntervalMs,
     idleTimeoutMs: duration('idle-timeout'),
     recycle: {
       connections: count('recycle-connections'),

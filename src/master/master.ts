@@ -34,6 +34,11 @@ export type MasterOptions = Pick<Configuration,
   /** Extra environment for workers (e.g. SOCKRUN_ECV_ON_APP_PORT). */
   workerEnv?: NodeJS.ProcessEnv;
   log: Logger;
+  /**
+   * Set when the caller caught SIGHUP/SIGTERM/SIGINT/SIGQUIT itself (cli/early-signals.ts): start()
+   * hands it the function that enqueues them instead of installing handlers.
+   */
+  routeSignals?: (enqueue: (signal: NodeJS.Signals) => void) => void;
 };
 
 export type MasterEvent =
@@ -49,6 +54,8 @@ export interface ControlResult {
   message: string;
   generation?: number;
   durationMs?: number;
+  /** Refused in this state (reload while STARTING or DRAINING): nothing changed, try again later. */
+  notNow?: boolean;
 }
 
 export interface WorkerSnapshot {
@@ -122,7 +129,8 @@ export class Master extends EventEmitter {
 
   /** Spawns the first generation and starts handling signals. */
   start(): void {
-    for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'] as NodeJS.Signals[]) {
+    if (this.options.routeSignals) this.options.routeSignals((signal) => this.enqueue({ kind: 'signal', signal }));
+    else for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'] as NodeJS.Signals[]) {
       // NO work here: only enqueue (applied in order by run()).
       const handler = () => this.enqueue({ kind: 'signal', signal: sig });
       this.signalHandlers.set(sig, handler);
@@ -250,7 +258,7 @@ export class Master extends EventEmitter {
     if (this.state !== 'READY' && this.state !== 'RELOADING') {
       const message = `reload ignored while ${this.state}`;
       this.options.log.warn({ state: this.state }, message);
-      reply?.({ ok: false, message });
+      reply?.({ ok: false, message, notNow: true });
       return;
     }
     if (reply) this.reloadWaiters.push(reply);
