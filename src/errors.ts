@@ -31,6 +31,10 @@ export const ExitCode = {
   RELOAD_FAILED: 11,
   /** A control command could not talk to the master (timeout, refused). */
   CONTROL_FAILED: 12,
+  /** --pid-file or the control socket cannot be created, or its path is not sockrun's to use (another user's). */
+  PATH_UNUSABLE: 13,
+  /** A control command the master cannot carry out in its state (reload while STARTING or DRAINING); nothing changed. */
+  NOT_READY: 14,
 } as const;
 
 export type ExitCodeName = keyof typeof ExitCode;
@@ -47,6 +51,8 @@ export const ErrorCodes = {
   SOCKRUN_ERR_NO_MASTER: ExitCode.NO_MASTER,
   SOCKRUN_ERR_RELOAD: ExitCode.RELOAD_FAILED,
   SOCKRUN_ERR_CONTROL: ExitCode.CONTROL_FAILED,
+  SOCKRUN_ERR_PATH: ExitCode.PATH_UNUSABLE,
+  SOCKRUN_ERR_NOT_READY: ExitCode.NOT_READY,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -5,19 +5,36 @@
  * client connecting to it, like any other, and the kernel hands the connection to a worker.
  */
 import * as http from 'node:http';
+import * as os from 'node:os';
 import type { SocketInfo } from '../protocol';
 import { CheckOutcome, oneLine } from './checks';
 
 /** Where a client reaches the app: the first socket, a wildcard address replaced by loopback. */
 export type AppTarget = { host: string; port: number } | { socketPath: string };
 
-export function appTarget(sockets: SocketInfo[]): AppTarget | undefined {
+/**
+ * The wildcard `::` (what `--listen PORT` binds) is reached at ::1, or at 127.0.0.1 where this
+ * network namespace has no IPv6 loopback (net.ipv6.conf.*.disable_ipv6=1: connecting to ::1 then
+ * fails with EADDRNOTAVAIL, and the monitor never passed; issue 15 item 5). sockrun's own `::`
+ * binds are dual-stack, so 127.0.0.1 reaches them.
+ */
+export function appTarget(sockets: SocketInfo[], ipv6Loopback = hasIpv6Loopback): AppTarget | undefined {
   const s = sockets[0];
   if (!s) return undefined;
   if (s.kind === 'unix') return s.path ? { socketPath: s.path } : undefined;
   if (s.port === undefined) return undefined;
-  const host = s.host === undefined || s.host === '::' ? '::1' : s.host === '0.0.0.0' ? '127.0.0.1' : s.host;
+  const wildcard6 = s.host === undefined || s.host === '::';
+  const host = wildcard6 ? (ipv6Loopback() ? '::1' : '127.0.0.1') : s.host === '0.0.0.0' ? '127.0.0.1' : s.host!;
   return { host, port: s.port };
+}
+
+/** `::1` is on an interface (it is not where IPv6 is disabled); true when that cannot be read. */
+function hasIpv6Loopback(): boolean {
+  try {
+    return Object.values(os.networkInterfaces()).some((addresses) => addresses?.some((a) => a.address === '::1'));
+  } catch {
+    return true;
+  }
 }
 
 /** Responses are read and thrown away; more than this is not a health check, and fails it. */

@@ -30,23 +30,35 @@ export async function runControl(command: string, argv: string[]): Promise<numbe
     process.stdout.write(args.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
     return ExitCode.OK;
   }
-  const reply = await request(socketPath, command, command === 'reload' ? timeoutMs : 10_000);
-  if (!reply.ok) {
-    process.stderr.write(`sockrun ${command}: ${String(reply.message)}\n`);
-    return command === 'reload' ? ExitCode.RELOAD_FAILED : ExitCode.CONTROL_FAILED;
-  }
   if (command === 'reload') {
+    const reply = await request(socketPath, command, timeoutMs);
+    if (!reply.ok) {
+      process.stderr.write(`sockrun reload: ${String(reply.message)}\n`);
+      return reply.notNow ? ExitCode.NOT_READY : ExitCode.RELOAD_FAILED;
+    }
     process.stdout.write(`reloaded: ${String(reply.message)} in ${String(reply.durationMs)} ms\n`);
     return ExitCode.OK;
   }
-  // shutdown / stop: return once the master is gone, so scripts can chain on it.
-  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
-  while (isAlive(masterPid)) {
-    if (Date.now() > deadline) throw new SockrunError('SOCKRUN_ERR_CONTROL', `master ${masterPid} still running after ${args.timeout} s`);
-    await new Promise((r) => setTimeout(r, 50));
+  // shutdown / stop: answered once the master stopped, with its exit code (9 when the drain had
+  // to kill), so scripts can chain on it and see how it ended.
+  let reply: Record<string, unknown>;
+  try {
+    reply = await request(socketPath, command, timeoutMs, { wait: true });
+  } catch (err) {
+    if (isAlive(masterPid)) throw err;
+    throw new SockrunError('SOCKRUN_ERR_CONTROL', `master ${masterPid} exited without reporting how (${(err as Error).message})`);
   }
-  process.stdout.write(`master ${masterPid} stopped\n`);
-  return ExitCode.OK;
+  if (!reply.ok) {
+    process.stderr.write(`sockrun ${command}: ${String(reply.message)}\n`);
+    return ExitCode.CONTROL_FAILED;
+  }
+  const deadline = Date.now() + 5000;
+  while (isAlive(masterPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  // A master from before exit codes were reported acknowledges at once: wait for it to go.
+  while (typeof reply.exitCode !== 'number' && isAlive(masterPid)) await new Promise((r) => setTimeout(r, 50));
+  const code = typeof reply.exitCode === 'number' ? reply.exitCode : ExitCode.OK;
+  process.stdout.write(`master ${masterPid} stopped${code === ExitCode.OK ? '' : ` (exit ${code})`}\n`);
+  return code;
 }
 
 function formatStatus(s: MasterSnapshot): string {

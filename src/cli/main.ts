@@ -8,9 +8,9 @@ import { ExitCode, SockrunError, usageError } from '../errors';
 import { OPTIONS, OptionSpec, envName } from '../config/options';
 import { RawOptions, readConfigFile, resolveConfiguration } from '../config/resolve';
 import { runControl } from './control';
+import { CONTROL_COMMANDS } from './early-signals';
 import { runMaster } from './run';
 
-const CONTROL_COMMANDS = ['reload', 'shutdown', 'stop', 'status'];
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
 export async function main(argv: string[]): Promise<void> {

@@ -3,8 +3,6 @@
  * (control socket, pid file; admin port, metrics and systemd notify attach here), wait for the
  * master to stop, clean up, return the exit code.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';
 import { SockrunError, usageError } from '../errors';
@@ -15,10 +13,12 @@ import { usableCpus } from '../master/cpus';
 import { Release, logicalPaths, resolveRelease } from '../master/release';
 import { gatherSockets } from '../sockets/gather';
 import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
-import { controlSocketPath } from '../control/paths';
+import { releaseSocket } from '../sockets/hold';
+import { controlSocketForMaster } from '../control/paths';
 import { startControlServer } from '../control/server';
-import { isAlive } from '../control/client';
 import { Attachment, attachments } from './attachments';
+import { routeSignals, signalsCaughtEarly } from './early-signals';
+import { writePidFile } from './pid-file';
 import { watchParent } from './parent-watch';
 
 export async function runMaster(config: Configuration): Promise<number> {
@@ -47,81 +47,74 @@ export async function startMaster(
   const fromSystemd = parseListenFds(process.env, process.pid);
   unsetListenEnv(process.env);
   const sockets = await gatherSockets(fromSystemd, config);
-  if (sockets.length === 0) {
-    throw usageError('no socket to serve: give --listen ADDR or --fd N, or run under systemd socket activation');
-  }
-  const workers = config.workers === 'auto' ? usableCpus() : config.workers;
-  if (config.pidFile) writePidFile(config.pidFile);
-  if (workers === 0) {
-    // Loaded only here: the worker runtime has no business in a master's memory otherwise.
-    const { runSingleProcess } = require('./single') as typeof import('./single');
-    watchParent(log); // first check after its signal handlers are in place
-    return runSingleProcess(config, app, sockets, log);
-  }
-
-  const nodeArgs = planNodeArgs(config.nodeArgs, process.env.NODE_OPTIONS);
-  for (const warning of inspectorWarnings(nodeArgs, config)) log.warn({ inspector: nodeArgs.inspector }, warning);
-  const stripsTypes = Boolean((process.features as { typescript?: string | false }).typescript);
-  const tsWarning = typescriptWarning(app, config.nodeArgs, stripsTypes, process.version);
-  if (tsWarning) log.warn({ app }, tsWarning);
-  const master = new Master({
-    paths,
-    release,
-    appArgs: config.appArgs,
-    workers,
-    reloadSurge: config.reloadSurge === 'all' ? workers : Math.min(workers, config.reloadSurge),
-    settleMs: config.settleMs,
-    nodeArgs,
-    sockets,
-    bootTimeoutMs: config.bootTimeoutMs,
-    drainDelayMs: config.drainDelayMs,
-    gracefulTimeoutMs: config.gracefulTimeoutMs,
-    hangTimeoutMs: config.hangTimeoutMs,
-    pingIntervalMs: config.pingIntervalMs,
-    idleTimeoutMs: config.idleTimeoutMs,
-    recycle: config.recycle,
-    workerEnv: config.ecvOnAppPort ? { SOCKRUN_ECV_ON_APP_PORT: '1' } : {},
-    log,
-  });
-  observe?.(master);
-  const stopOnCrash = installCrashGuard(master, log);
-  const socketPath = controlSocketPath(process.pid, config.controlSocket);
-  const control = await startControlServer(master, socketPath, log);
-  const attached: Attachment[] = [];
-  for (const attach of attachments) attached.push(await attach(master, config, log));
-  master.start();
-  const stopParentWatch = watchParent(log);
-
-  const finished = master.finished.then(async (code) => {
-    for (const a of attached) await a.close();
-    control.close();
-    fs.rmSync(socketPath, { force: true });
-    if (config.pidFile) fs.rmSync(config.pidFile, { force: true });
-    stopOnCrash();
-    stopParentWatch();
-    return code;
-  });
-  return { master, finished };
-}
-
-function writePidFile(file: string): void {
+  // What a failed start must undo, newest first: nothing of ours is left behind.
+  const undo: (() => unknown)[] = [() => sockets.forEach(releaseSocket)];
   try {
-    const old = fs.readFileSync(file, 'utf8').trim();
-    if (/^\d+$/.test(old) && Number(old) !== process.pid && isAlive(Number(old)) && isSockrun(Number(old))) {
-      throw usageError(`--pid-file ${file}: another sockrun master (pid ${old}) is running`);
+    if (sockets.length === 0) {
+      throw usageError('no socket to serve: give --listen ADDR or --fd N, or run under systemd socket activation');
     }
-  } catch (err) {
-    if (err instanceof SockrunError) throw err;
-  }
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  fs.writeFileSync(file, `${process.pid}\n`);
-}
+    const workers = config.workers === 'auto' ? usableCpus() : config.workers;
+    if (workers === 0) {
+      if (config.pidFile) undo.unshift(writePidFile(config.pidFile));
+      // Loaded only here: the worker runtime has no business in a master's memory otherwise.
+      const { runSingleProcess } = require('./single') as typeof import('./single');
+      watchParent(log); // first check after its signal handlers are in place
+      return await runSingleProcess(config, app, sockets, log);
+    }
 
-function isSockrun(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('sockrun');
-  } catch {
-    return false;
+    const nodeArgs = planNodeArgs(config.nodeArgs, process.env.NODE_OPTIONS);
+    for (const warning of inspectorWarnings(nodeArgs, config)) log.warn({ inspector: nodeArgs.inspector }, warning);
+    const stripsTypes = Boolean((process.features as { typescript?: string | false }).typescript);
+    const tsWarning = typescriptWarning(app, config.nodeArgs, stripsTypes, process.version);
+    if (tsWarning) log.warn({ app }, tsWarning);
+    const master = new Master({
+      paths,
+      release,
+      appArgs: config.appArgs,
+      workers,
+      reloadSurge: config.reloadSurge === 'all' ? workers : Math.min(workers, config.reloadSurge),
+      settleMs: config.settleMs,
+      nodeArgs,
+      sockets,
+      bootTimeoutMs: config.bootTimeoutMs,
+      drainDelayMs: config.drainDelayMs,
+      gracefulTimeoutMs: config.gracefulTimeoutMs,
+      hangTimeoutMs: config.hangTimeoutMs,
+      pingIntervalMs: config.pingIntervalMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      recycle: config.recycle,
+      workerEnv: config.ecvOnAppPort ? { SOCKRUN_ECV_ON_APP_PORT: '1' } : {},
+      log,
+      // The CLI caught signals from its first instant: they reach the master's queue at start().
+      routeSignals: signalsCaughtEarly() ? routeSignals : undefined,
+    });
+    observe?.(master);
+    const stopOnCrash = installCrashGuard(master, log);
+    undo.unshift(stopOnCrash);
+    const attached: Attachment[] = [];
+    for (const attach of attachments) {
+      attached.push(await attach(master, config, log));
+      undo.unshift(() => attached.pop()?.close());
+    }
+    // The control socket, then the pid file: once the pid file exists, `sockrun reload` works.
+    const control = await startControlServer(master, controlSocketForMaster(process.pid, config.controlSocket), log);
+    undo.unshift(() => control.close());
+    const removePidFile = config.pidFile ? writePidFile(config.pidFile) : () => {};
+    master.start();
+    const stopParentWatch = watchParent(log);
+
+    const finished = master.finished.then(async (code) => {
+      for (const a of attached) await a.close();
+      control.close();
+      removePidFile();
+      stopOnCrash();
+      stopParentWatch();
+      return code;
+    });
+    return { master, finished };
+  } catch (err) {
+    for (const step of undo) await step();
+    throw err;
   }
 }
 

@@ -14,6 +14,7 @@ import type { Configuration } from '../config/resolve';
 import { ExitCode } from '../errors';
 import type { HeldSocket } from '../sockets/hold';
 import { drainAfterDelay, installInProcessRuntime } from '../worker/in-process';
+import { routeSignals, signalsCaughtEarly } from './early-signals';
 
 // A real dynamic import (CommonJS output would turn `import()` into `require()`), so that ESM
 // apps load as well as CommonJS ones.
@@ -34,10 +35,15 @@ export async function runSingleProcess(config: Configuration, app: string, socke
       process.exit(code);
     });
   };
-  process.on('SIGTERM', onStop);
-  process.on('SIGINT', onStop);
-  process.on('SIGQUIT', () => process.exit(ExitCode.OK));
-  process.on('SIGHUP', () => log.warn('reload needs workers: single-process mode (--workers 0) ignores SIGHUP; restart to load new code'));
+  const handlers: Record<string, (signal: NodeJS.Signals) => void> = {
+    SIGTERM: onStop,
+    SIGINT: onStop,
+    SIGQUIT: () => process.exit(ExitCode.OK),
+    SIGHUP: () => log.warn('reload needs workers: single-process mode (--workers 0) ignores SIGHUP; restart to load new code'),
+  };
+  // The CLI caught signals from its first instant (early-signals.ts): take over from there.
+  if (signalsCaughtEarly()) routeSignals((signal) => handlers[signal]?.(signal));
+  else for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
 
   log.info({ state: 'STARTING', workers: 0, app }, 'single-process mode: loading the app in the master process');
   process.argv = [process.argv[0], app, ...config.appArgs];

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { usageError } from '../errors';
-import { ListenAddress, parseListenAddress } from '../sockets/address';
+import { ListenAddress, overlaps, parseListenAddress } from '../sockets/address';
 import { InheritedFd, parseFdOption } from '../sockets/listen-fds';
 import { parseNodeArgs } from './node-args';
 import { OPTIONS, OptionName, OptionSpec, envName } from './options';
@@ -101,8 +101,16 @@ export function resolveConfiguration(
   const listen = list('listen').map(parseListenAddress);
   // The master binds app sockets without listening (sockets/hold.ts), so an admin server on the
   // same port would take it first and every worker would fail to boot: refuse it here.
-  const clash = admin && listen.find(({ address: a }) => sameAddress(a, admin));
+  const clash = admin && listen.find(({ address: a }) => overlaps(a, admin));
   if (clash) throw usageError(`--admin ${adminText} is also a --listen address: give the admin port its own`);
+  // Single-process mode has no master beside the app to answer probes: never ignore --admin silently.
+  if (workers === 0 && admin) throw usageError(`--admin needs workers: with --workers 0 the app runs in sockrun's own process, without an admin port (use --workers 1)`);
+  const hangTimeoutMs = duration('hang-timeout');
+  const pingIntervalMs = Math.max(50, duration('ping-interval'));
+  // Workers report once per interval: a timeout not longer than that kills healthy workers.
+  if (hangTimeoutMs > 0 && hangTimeoutMs <= pingIntervalMs) {
+    throw usageError(`${raw['hang-timeout'].source} ${String(raw['hang-timeout'].value)} must be longer than ${raw['ping-interval'].source} ${String(raw['ping-interval'].value)} (0 turns hang detection off)`);
+  }
 
   return {
     app,
@@ -122,8 +130,8 @@ export function resolveConfiguration(
     cwd: str('cwd'),
     drainDelayMs: duration('drain-delay'),
     gracefulTimeoutMs: duration('graceful-timeout'),
-    hangTimeoutMs: duration('hang-timeout'),
-    pingIntervalMs: Math.max(50, duration('ping-interval')),
+    hangTimeoutMs,
+    pingIntervalMs,
     idleTimeoutMs: duration('idle-timeout'),
     recycle: {
       connections: count('recycle-connections'),
@@ -165,13 +173,6 @@ export function readConfigFile(path: string): RawOptions {
     out[name] = value as RawValue;
   }
   return out;
-}
-
-const WILDCARDS = [undefined, '0.0.0.0', '::'];
-
-function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
-  if (a.kind === 'unix' || b.kind === 'unix') return a.kind === 'unix' && b.kind === 'unix' && a.path === b.path;
-  return a.port === b.port && a.port !== 0 && (a.host === b.host || WILDCARDS.includes(a.host) || WILDCARDS.includes(b.host));
 }
 
 function scalar(v: RawValue, what: string): string | number {

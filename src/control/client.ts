@@ -5,8 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { SockrunError } from '../errors';
-import { controlSocketPath } from './paths';
+import { controlSocketCandidates, isPrivateDir } from './paths';
 
 export interface Target {
   pid?: number;
@@ -28,14 +29,62 @@ export function findMaster(t: Target): { pid: number; socketPath: string } {
     pid = Number(text);
   }
   if (!isAlive(pid)) throw new SockrunError('SOCKRUN_ERR_NO_MASTER', `no process ${pid}${t.pidFile ? ` (stale pid file ${t.pidFile})` : ''}`);
-  const socketPath = controlSocketPath(pid, t.controlSocket);
-  if (!fs.existsSync(socketPath)) {
-    throw new SockrunError('SOCKRUN_ERR_NO_MASTER', `process ${pid} is not a sockrun master (no control socket ${socketPath})`);
+  // The master's own uid and environment: a socket is trusted only if it is the master user's,
+  // in a directory no one else can write to (issue 15 item 1: a planted socket answered once).
+  const uid = processUid(pid) ?? process.geteuid?.() ?? 0;
+  const candidates = controlSocketCandidates(pid, t.controlSocket, processEnv(pid) ?? process.env, uid);
+  let distrust: string | undefined;
+  for (const socketPath of candidates) {
+    const why = untrusted(socketPath, uid, t.controlSocket !== undefined);
+    if (why === undefined) return { pid, socketPath };
+    if (why !== 'missing') distrust ??= `${socketPath} ${why}`;
   }
-  return { pid, socketPath };
+  if (distrust) throw new SockrunError('SOCKRUN_ERR_CONTROL', `not talking to ${distrust}`);
+  throw new SockrunError('SOCKRUN_ERR_NO_MASTER', `process ${pid} is not a sockrun master (no control socket ${candidates.join(' or ')})`);
 }
 
-export function request(socketPath: string, cmd: string, timeoutMs: number): Promise<Record<string, unknown>> {
+/** Why the socket at `p` must not be trusted to speak for a master of `uid`; 'missing' if absent. */
+function untrusted(p: string, uid: number, explicit: boolean): string | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(p);
+  } catch {
+    return 'missing';
+  }
+  if (!st.isSocket()) return 'is not a socket';
+  if (st.uid !== uid) return `belongs to uid ${st.uid}, not to the master's user (uid ${uid})`;
+  const dir = path.dirname(path.resolve(p));
+  if (!isPrivateDir(fs.statSync(dir), uid, explicit)) return `is in ${dir}, where other users can replace it`;
+  return undefined;
+}
+
+/** The effective uid of a process (/proc/PID/status), undefined where that cannot be read. */
+function processUid(pid: number): number | undefined {
+  try {
+    const m = /^Uid:\s+\d+\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The variables that place a master's control socket, from its environment, where readable. */
+function processEnv(pid: number): NodeJS.ProcessEnv | undefined {
+  try {
+    const env: NodeJS.ProcessEnv = {};
+    for (const entry of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+      const eq = entry.indexOf('=');
+      const key = entry.slice(0, eq);
+      if (['RUNTIME_DIRECTORY', 'XDG_RUNTIME_DIR', 'TMPDIR', 'TMP', 'TEMP'].includes(key)) env[key] = entry.slice(eq + 1);
+    }
+    return env;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends one command (with `extra` fields) and resolves with the master's answer; 0 = no time limit. */
+export function request(socketPath: string, cmd: string, timeoutMs: number, extra: object = {}): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const conn = net.connect(socketPath);
     let buf = '';
@@ -44,7 +93,7 @@ export function request(socketPath: string, cmd: string, timeoutMs: number): Pro
       reject(new SockrunError('SOCKRUN_ERR_CONTROL', `no answer from the master within ${timeoutMs} ms`));
     }, timeoutMs) : undefined;
     conn.setEncoding('utf8');
-    conn.on('connect', () => conn.write(JSON.stringify({ cmd }) + '\n'));
+    conn.on('connect', () => conn.write(JSON.stringify({ ...extra, cmd }) + '\n'));
     conn.on('data', (d: string) => (buf += d));
     conn.on('error', (err) => {
       clearTimeout(timer);

@@ -1,17 +1,30 @@
 /**
- * The master's control socket: a unix socket (mode 0600) speaking one JSON object per line.
- * `{"cmd":"status"}`, `{"cmd":"reload"}` (answered when the rollout ends), `{"cmd":"shutdown"}`,
- * `{"cmd":"stop"}`. Only the service's own user can connect; there is no remote form.
+ * The master's control socket: a unix socket (mode 0600, in a private directory: paths.ts)
+ * speaking one JSON object per line. `{"cmd":"status"}`, `{"cmd":"reload"}` (answered when the
+ * rollout ends), `{"cmd":"shutdown"}`, `{"cmd":"stop"}`; with `"wait":true` the last two are
+ * answered once the master stopped, with its exit code. Only the service's own user can connect;
+ * there is no remote form.
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Logger } from 'pino';
+import { SockrunError } from '../errors';
 import type { Master } from '../master/master';
+import { linkIntoPlace, temporaryName, unlinkIfOurs } from '../sockets/unix-path';
 
 const MAX_REQUEST_BYTES = 4096;
 
-export async function startControlServer(master: Master, socketPath: string, log: Logger): Promise<net.Server> {
-  fs.rmSync(socketPath, { force: true });
+export interface ControlServer {
+  /** Stops listening and removes the socket file while it is still this server's. */
+  close(): void;
+}
+
+/**
+ * Listens at `socketPath` without ever removing anything there but a stale socket of this user
+ * (bound at a temporary name, chmod 0600, then linked into place). Throws PATH_UNUSABLE when
+ * the path cannot be created or is taken.
+ */
+export async function startControlServer(master: Master, socketPath: string, log: Logger): Promise<ControlServer> {
   const server = net.createServer((conn) => {
     let buf = '';
     conn.setEncoding('utf8');
@@ -29,27 +42,42 @@ export async function startControlServer(master: Master, socketPath: string, log
     });
   });
   const handle = async (line: string): Promise<object> => {
-    let cmd: unknown;
+    let request: { cmd?: unknown; wait?: unknown };
     try {
-      cmd = (JSON.parse(line) as { cmd?: unknown }).cmd;
+      request = JSON.parse(line) as typeof request;
     } catch {
       return { ok: false, message: 'malformed request: expected a JSON object' };
     }
+    const { cmd } = request;
     if (cmd === 'status') return { ok: true, status: master.snapshot() };
     if (cmd === 'reload' || cmd === 'shutdown' || cmd === 'stop') {
       log.info({ cmd }, 'control command');
-      return master.control(cmd);
+      const result = await master.control(cmd);
+      if (cmd === 'reload' || !result.ok || request.wait !== true) return result;
+      return { ...result, exitCode: await master.finished };
     }
     return { ok: false, message: `unknown command ${JSON.stringify(cmd)}` };
   };
+
+  const unusable = (why: string) => new SockrunError('SOCKRUN_ERR_PATH', `control socket ${socketPath}: ${why}`);
+  const temp = temporaryName(socketPath);
+  if (temp === undefined) throw unusable('the path is too long for a unix socket');
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => {
-      // Only the service's own user may reload or stop it (connect(2) needs write permission).
-      fs.chmodSync(socketPath, 0o600);
-      resolve();
-    });
+    server.once('error', (err: NodeJS.ErrnoException) => reject(unusable(`cannot create it (${err.code ?? err.message})`)));
+    server.listen(temp, () => resolve());
   });
+  // Only the service's own user may reload or stop it (connect(2) needs write permission).
+  fs.chmodSync(temp, 0o600);
+  const result = await linkIntoPlace(temp, socketPath);
+  if ('blocked' in result) {
+    server.close();
+    throw unusable(result.blocked.kind === 'live' ? 'another process (another sockrun master?) listens there' : `${result.blocked.why}; not removing it`);
+  }
   server.unref();
-  return server;
+  return {
+    close: () => {
+      server.close();
+      unlinkIfOurs(result.placed);
+    },
+  };
 }

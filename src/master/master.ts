@@ -75,7 +75,8 @@ export class Master extends EventEmitter {
 
   /** Spawns the first generation and starts handling signals. */
   start(): void {
-    for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'] as NodeJS.Signals[]) {
+    if (this.options.routeSignals) this.options.routeSignals((signal) => this.enqueue({ kind: 'signal', signal }));
+    else for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'] as NodeJS.Signals[]) {
       // NO work here: only enqueue (applied in order by run()).
       const handler = () => this.enqueue({ kind: 'signal', signal: sig });
       this.signalHandlers.set(sig, handler);
@@ -198,7 +199,7 @@ export class Master extends EventEmitter {
     if (this.state !== 'READY' && this.state !== 'RELOADING') {
       const message = `reload ignored while ${this.state}`;
       this.options.log.warn({ state: this.state }, message);
-      reply?.({ ok: false, message });
+      reply?.({ ok: false, message, notNow: true });
       return;
     }
     let release: Release;

@@ -23,6 +23,11 @@ export type MasterOptions = Pick<Configuration,
   /** Extra environment for workers (e.g. SOCKRUN_ECV_ON_APP_PORT). */
   workerEnv?: NodeJS.ProcessEnv;
   log: Logger;
+  /**
+   * Set when the caller caught SIGHUP/SIGTERM/SIGINT/SIGQUIT itself (cli/early-signals.ts): start()
+   * hands it the function that enqueues them instead of installing handlers.
+   */
+  routeSignals?: (enqueue: (signal: NodeJS.Signals) => void) => void;
 };
 
 export type MasterEvent =
@@ -39,4 +44,6 @@ export interface ControlResult {
   message: string;
   generation?: number;
   durationMs?: number;
+  /** Refused in this state (reload while STARTING or DRAINING): nothing changed, try again later. */
+  notNow?: boolean;
 }

@@ -40,3 +40,25 @@ export function formatAddress(a: ListenAddress): string {
   if (a.host === undefined) return String(a.port);
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
+
+/**
+ * Whether two addresses would need the same socket: one unix path, or one TCP port on the same
+ * host or under a wildcard (`8080` and `[::]` take every address, IPv4 included; `0.0.0.0` every
+ * IPv4 address). Port 0 (any free port) never collides.
+ */
+export function overlaps(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.kind === 'unix' || b.kind === 'unix') return a.kind === 'unix' && b.kind === 'unix' && a.path === b.path;
+  if (a.port !== b.port || a.port === 0) return false;
+  const dual = (h: string | undefined) => h === undefined || h === '::';
+  const v4 = (h: string | undefined) => h !== undefined && !h.includes(':');
+  if (a.host === b.host || dual(a.host) || dual(b.host)) return true;
+  return (a.host === '0.0.0.0' && v4(b.host)) || (b.host === '0.0.0.0' && v4(a.host));
+}
+
+/** The first two positions in `list` that overlap, or undefined. */
+export function findOverlap(list: ListenAddress[]): [number, number] | undefined {
+  for (let j = 1; j < list.length; j++) {
+    for (let i = 0; i < j; i++) if (overlaps(list[i], list[j])) return [i, j];
+  }
+  return undefined;
+}

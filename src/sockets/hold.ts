@@ -2,122 +2,207 @@
  * How the master holds listening sockets without ever accepting on them.
  *
  * DESIGN §3: if the master called listen() on a net.Server, its own event loop would accept
- * connections and strand them. So the master works with libuv's raw TCP/Pipe handles:
- *  - its own binds are bound but never listen()ed here; the first worker's
- *    `server.listen({fd})` moves the shared socket into LISTEN, and from then on the socket
- *    stays in LISTEN for as long as the master holds the fd, even with every worker dead
- *    (connections wait in the backlog during a respawn);
- *  - inherited descriptors (systemd, --fd) are only opened, to read their address.
- * Neither registers the fd with the event loop, so the master never polls it.
- *
- * This is the only module that touches Node's internal bindings (`process.binding`).
+ * connections and strand them. So the master works with raw libuv handles (handles.ts) that no
+ * event loop watches:
+ *  - its own binds (`--listen`) are put in LISTEN at once, in the same tick as bind(2)
+ *    (`listenUnpolled`): a second instance started while this one boots finds the address in
+ *    use and exits PORT_BUSY, instead of binding too (libuv sets SO_REUSEADDR, and two such
+ *    sockets may share an address until one listens) and racing it to the first listen()
+ *    (issue 15 item 3). Connections that arrive before the first worker listens wait in the
+ *    backlog, as during a respawn;
+ *  - inherited descriptors (systemd, --fd) are only opened and checked (inherited.ts).
+ * From then on the socket stays in LISTEN for as long as the master holds the fd, even with
+ * every worker dead.
  */
+import * as dns from 'node:dns/promises';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as util from 'node:util';
-import { SockrunError } from '../errors';
+import { SockrunError, usageError } from '../errors';
 import type { SharedAddress, SocketInfo } from '../protocol';
-import { ListenAddress, formatAddress } from './address';
-import type { InheritedFd } from './listen-fds';
+import { ListenAddress, findOverlap, formatAddress } from './address';
+import { HandleSource, RawHandle, SockName, handles } from './handles';
+import { PathIdentity, identify, linkIntoPlace, probeUnixPath, temporaryName, unlinkIfOurs } from './unix-path';
 
-export interface RawHandle {
-  fd: number;
-  bind(address: string, port: number): number;
-  bind6?(address: string, port: number, flags: number): number;
-  open(fd: number): number;
-  getsockname?(out: { address?: string; port?: number; family?: string }): number;
-  close(cb?: () => void): void;
-}
-
-type Binding = { [name: string]: new (type: number) => RawHandle } & { constants: Record<string, number> };
-const binding = (name: string): Binding => (process as unknown as { binding(n: string): Binding }).binding(name);
-const tcpWrap = binding('tcp_wrap');
-const pipeWrap = binding('pipe_wrap');
+export type { RawHandle } from './handles';
 
 /** A socket the master holds for the lifetime of the process. */
 export interface HeldSocket extends SocketInfo {
-  /** Where it came from, for logs and errors: `--listen 127.0.0.1:8080`, `systemd`, `--fd 3`. */
+  /** Where it came from, for logs and errors: `--listen 127.0.0.1:8080`, `systemd fd 3`, `--fd 3`. */
   source: string;
-  /** The raw handle; keeping a reference keeps the fd open. Never listened on here. */
+  /** The raw handle; keeping a reference keeps the fd open. Never polled. */
   handle: RawHandle;
-  /** A unix socket path sockrun created (and removes at exit). */
-  ownsPath?: string;
+  /** The unix socket file sockrun created: removed at exit while it is still this inode. */
+  ownsPath?: PathIdentity;
 }
 
-/** Binds an address of our own (`--listen`), failing early and clearly if it is taken. */
-export async function bindSocket(address: ListenAddress, name: string | undefined): Promise<Omit<HeldSocket, 'fd'>> {
-  const label = `--listen ${formatAddress(address)}`;
-  if (address.kind === 'unix') {
-    await removeStaleUnixSocket(address.path, label);
-    const handle = new pipeWrap.Pipe(pipeWrap.constants.SERVER);
-    check(handle.bind(address.path, 0), label);
-    return { source: label, handle, name: name ?? 'unknown', kind: 'unix', path: address.path, ownsPath: address.path };
-  }
-  const bound = bindTcp(address.host, address.port);
-  check(bound.err, label);
-  return { source: label, handle: bound.handle, name: name ?? 'unknown', kind: 'tcp', host: bound.host, port: bound.port };
+export interface BindOptions {
+  /** listen(2) backlog (--backlog). */
+  backlog: number;
+  /** Tests only: the handle source to exercise. */
+  source?: HandleSource;
 }
 
 /**
- * Binds an app server's own address for sockets/shared.ts: never listened on here, like the
- * held sockets. Returns the errno name (EADDRINUSE, EACCES…) instead of throwing: the worker
- * that asked gets it as its server's 'error'. A unix path that exists is EADDRINUSE, as for
- * Node's own listen(): sockrun removes no file it did not create.
+ * Resolves every `--listen` host name first and refuses two addresses that would take the same
+ * port (`8080` and `localhost:8080`) as a usage error, then binds and listens on each one.
+ * A busy address is PORT_BUSY (exit 4), anything else BIND_FAILED (exit 5); either closes the
+ * sockets bound so far.
+ */
+export async function bindAll(
+  listen: { name: string | undefined; address: ListenAddress }[],
+  options: BindOptions,
+): Promise<Omit<HeldSocket, 'fd'>[]> {
+  const resolved = await Promise.all(listen.map(async ({ name, address }) => ({ name, address, hosts: await resolveHosts(address) })));
+  const overlap = findOverlap(resolved.map(({ address, hosts }) => (address.kind === 'tcp' && hosts[0] !== undefined ? { ...address, host: hosts[0] } : address)));
+  if (overlap) {
+    const [a, b] = overlap.map((i) => formatAddress(listen[i].address));
+    throw usageError(a === b ? `--listen ${a} is given twice` : `--listen ${b} takes the same port as --listen ${a}`);
+  }
+  const held: Omit<HeldSocket, 'fd'>[] = [];
+  try {
+    for (const { name, address, hosts } of resolved) held.push(await bindSocket(address, hosts, name, options));
+  } catch (err) {
+    for (const s of held) releaseSocket(s);
+    throw err;
+  }
+  return held;
+}
+
+/**
+ * A host name resolves to its addresses in the resolver's order (as listen(port, host) picks the
+ * first); an IP literal or the wildcard is itself.
+ */
+async function resolveHosts(address: ListenAddress): Promise<(string | undefined)[]> {
+  if (address.kind === 'unix' || address.host === undefined || net.isIP(address.host)) return [address.kind === 'tcp' ? address.host : undefined];
+  try {
+    return (await dns.lookup(address.host, { all: true })).map((a) => a.address);
+  } catch (err) {
+    throw new SockrunError('SOCKRUN_ERR_BIND', `--listen ${formatAddress(address)}: cannot resolve ${address.host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+async function bindSocket(address: ListenAddress, hosts: (string | undefined)[], name: string | undefined, options: BindOptions): Promise<Omit<HeldSocket, 'fd'>> {
+  const label = `--listen ${formatAddress(address)}`;
+  const source = options.source ?? handles;
+  if (address.kind === 'unix') {
+    const { handle, owned } = await bindUnix(address.path, label, options.backlog, source);
+    return { source: label, handle, name: name ?? 'unknown', kind: 'unix', path: address.path, ownsPath: owned };
+  }
+  // A name with several addresses: the first one this machine can bind (::1 fails where IPv6 is off).
+  let err = 0;
+  for (const host of hosts) {
+    const h = source.tcp(host, address.port);
+    err = typeof h === 'number' ? h : listenUnpolled(h, options.backlog);
+    if (err === 0) {
+      const out: SockName = {};
+      (h as RawHandle).getsockname!(out);
+      return { source: label, handle: h as RawHandle, name: name ?? 'unknown', kind: 'tcp', host: out.address, port: out.port };
+    }
+    if (typeof h !== 'number') h.close();
+    if (!['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes(util.getSystemErrorName(err))) break;
+  }
+  throw bindError(err, label);
+}
+
+/**
+ * A unix socket appears at its path already listening (bound at a temporary name, then linked
+ * into place: unix-path.ts), so a path that refuses connections is a leftover of a crash: it is
+ * removed if it is a socket of this user. A path that accepts connections is busy. Anything else
+ * at the path is never touched, at start or at exit.
+ */
+async function bindUnix(p: string, label: string, backlog: number, source: HandleSource): Promise<{ handle: RawHandle; owned: PathIdentity }> {
+  const dir = path.dirname(p);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new SockrunError('SOCKRUN_ERR_BIND', `${label}: cannot create the directory ${dir} (${(err as NodeJS.ErrnoException).code})`);
+  }
+  // A path too long for a temporary name beside it is bound in place (libuv unlinks it at close).
+  const temp = temporaryName(p);
+  for (let attempt = 0; ; attempt++) {
+    const h = source.unix(temp ?? p);
+    const err = typeof h === 'number' ? h : listenUnpolled(h, backlog);
+    if (err === 0 && temp === undefined) return { handle: h as RawHandle, owned: identify(p) };
+    if (err === 0) {
+      const result = await linkIntoPlace(temp!, p);
+      if ('placed' in result) return { handle: h as RawHandle, owned: result.placed };
+      (h as RawHandle).close();
+      throw pathError(result.blocked, p, label);
+    }
+    if (typeof h !== 'number') h.close();
+    if (temp !== undefined || util.getSystemErrorName(err) !== 'EADDRINUSE' || attempt > 0) throw bindError(err, label);
+    const found = await probeUnixPath(p);
+    if (found.kind === 'live' || found.kind === 'other') throw pathError(found, p, label);
+    if (found.kind === 'stale') unlinkIfOurs(found.identity);
+  }
+}
+
+function pathError(found: { kind: 'live' } | { kind: 'other'; why: string }, p: string, label: string): SockrunError {
+  if (found.kind === 'live') return new SockrunError('SOCKRUN_ERR_PORT_BUSY', `${label}: address already in use (something listens on ${p})`);
+  return new SockrunError('SOCKRUN_ERR_BIND', `${label}: ${p} ${found.why}; not removing it`);
+}
+
+/**
+ * listen(2) on a raw handle without its event loop ever watching the socket.
+ *
+ * libuv's uv_listen() calls listen(2) and then registers the descriptor with the loop, to accept
+ * on the next turn. uv_read_stop() deregisters a stream's descriptor (uv__io_stop, POLLIN), and
+ * applies only to a handle in the reading state, which needs a readable stream: so the handle
+ * is opened on its own descriptor (uv_tcp_open/uv_pipe_open mark it readable), listens, starts
+ * and stops reading, all in one synchronous turn. The loop never sees the descriptor; the kernel
+ * queues connections until a worker accepts. Checked on Node 20, 22, 24 and 26 by
+ * test/integration/ports.test.ts ("connections wait in the backlog ... answered by a worker").
+ * Returns 0 or a negative errno (EADDRINUSE when another socket took the address first).
+ */
+export function listenUnpolled(h: RawHandle, backlog: number): number {
+  let err = h.open(h.fd);
+  if (err === 0) err = h.listen(backlog);
+  if (err !== 0) return err;
+  h.onconnection = strayConnection;
+  err = h.readStart();
+  if (err === 0) err = h.readStop();
+  // A Node whose libuv no longer allows this would leave the master accepting: never run like that.
+  if (err !== 0) h.close();
+  if (err !== 0) throw new Error(`cannot hold a listening socket without polling it on Node ${process.version} (${util.getSystemErrorName(err)})`);
+  return 0;
+}
+
+/** Never called (nothing polls the socket); if it were, the connection is closed rather than stranded. */
+function strayConnection(_status: number, client?: { close(): void }): void {
+  client?.close();
+  process.stderr.write('sockrun: internal error: the master accepted a connection on an app socket; it was closed\n');
+}
+
+/**
+ * Binds an app server's own address for sockets/shared.ts: bound, not listening (the worker that
+ * receives it listens). Returns the errno name (EADDRINUSE, EACCES…) instead of throwing: the
+ * worker that asked gets it as its server's 'error'. A unix path that exists is EADDRINUSE, as
+ * for Node's own listen(): sockrun removes no file it did not create.
  */
 export function bindShared(address: SharedAddress): { handle: RawHandle; host?: string; port?: number } | { error: string } {
   if (address.kind === 'unix') {
     if (fs.existsSync(address.path)) return { error: 'EADDRINUSE' };
-    const handle = new pipeWrap.Pipe(pipeWrap.constants.SERVER);
-    const err = handle.bind(address.path, 0);
-    if (err < 0) return { error: util.getSystemErrorName(err) };
-    return { handle };
+    const h = handles.unix(address.path);
+    return typeof h === 'number' ? { error: util.getSystemErrorName(h) } : { handle: h };
   }
-  const bound = bindTcp(address.host, address.port);
-  if (bound.err < 0) {
-    bound.handle.close();
-    return { error: util.getSystemErrorName(bound.err) };
-  }
-  return bound;
-}
-
-/** `host` undefined: all interfaces (IPv6 and IPv4, or IPv4 alone where IPv6 is missing, as net.Server does). */
-function bindTcp(host: string | undefined, port: number): { handle: RawHandle; err: number; host?: string; port?: number } {
-  const handle = new tcpWrap.TCP(tcpWrap.constants.SERVER);
-  const at = host ?? '::';
-  let err = at.includes(':') ? handle.bind6!(at, port, 0) : handle.bind(at, port);
-  if (err < 0 && host === undefined && util.getSystemErrorName(err) === 'EAFNOSUPPORT') err = handle.bind('0.0.0.0', port);
-  if (err < 0) return { handle, err };
+  const h = handles.tcp(address.host, address.port);
+  if (typeof h === 'number') return { error: util.getSystemErrorName(h) };
   // libuv defers EADDRINUSE from bind() to listen(); getsockname() reports it now.
-  const out: { address?: string; port?: number } = {};
-  err = handle.getsockname!(out);
-  return { handle, err, host: out.address, port: out.port };
-}
-
-/**
- * Adopts an inherited descriptor after checking that it is an open, listening stream socket.
- * A bad descriptor is an error naming it now, never a crash later in a worker.
- */
-export function adoptFd(inherited: InheritedFd, source: string): Omit<HeldSocket, 'fd'> {
-  const { fd } = inherited;
-  const label = source === '--fd' ? `--fd ${fd}` : `${source} fd ${fd}`;
-  const info = inspectSocketFd(fd, label);
-  if (info.kind === 'unix') {
-    const handle = new pipeWrap.Pipe(pipeWrap.constants.SERVER);
-    check(handle.open(fd), label, 'SOCKRUN_ERR_BAD_FD');
-    return { source: label, handle, name: inherited.name, kind: 'unix', path: info.path };
+  const out: SockName = {};
+  const err = h.getsockname!(out);
+  if (err < 0) {
+    h.close();
+    return { error: util.getSystemErrorName(err) };
   }
-  const handle = new tcpWrap.TCP(tcpWrap.constants.SERVER);
-  check(handle.open(fd), label, 'SOCKRUN_ERR_BAD_FD');
-  const out: { address?: string; port?: number } = {};
-  handle.getsockname!(out);
-  return { source: label, handle, name: inherited.name, kind: 'tcp', host: out.address, port: out.port };
+  return { handle: h, host: out.address, port: out.port };
 }
 
-/** Closes a held socket and removes the unix socket file sockrun created. */
-export function releaseSocket(s: HeldSocket): void {
+/** Closes a held socket and removes the unix socket file sockrun created, while it is still ours. */
+export function releaseSocket(s: Omit<HeldSocket, 'fd'>): void {
   s.handle.close();
-  if (s.ownsPath) fs.rmSync(s.ownsPath, { force: true });
+  if (s.ownsPath) unlinkIfOurs(s.ownsPath);
 }
 
 /** The socket as a worker sees it (no handle). */
@@ -126,78 +211,8 @@ export function socketInfo(s: HeldSocket): SocketInfo {
   return { fd, name, kind, port, host, path: p };
 }
 
-/**
- * Linux: /proc/self/fd/N names the socket inode; /proc/net/{tcp,tcp6,unix} say whether that
- * inode is a listening stream socket. Elsewhere the check is skipped (the worker's listen()
- * reports a bad descriptor instead).
- */
-function inspectSocketFd(fd: number, label: string): { kind: 'tcp' | 'unix'; path?: string } {
-  let target: string;
-  try {
-    target = fs.readlinkSync(`/proc/self/fd/${fd}`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw badFd(`${label} is not open`);
-    return { kind: 'tcp' };
-  }
-  const m = /^socket:\[(\d+)\]$/.exec(target);
-  if (!m) throw badFd(`${label} is ${target}, not a socket`);
-  const inode = m[1];
-  for (const table of ['tcp', 'tcp6']) {
-    for (const row of readProcNet(table)) {
-      // sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode
-      if (row[9] !== inode) continue;
-      if (row[3] !== '0A') throw badFd(`${label} is a TCP socket that is not listening`);
-      return { kind: 'tcp' };
-    }
-  }
-  for (const row of readProcNet('unix')) {
-    // Num RefCount Protocol Flags Type St Inode Path
-    if (row[6] !== inode) continue;
-    if (row[4] !== '0001') throw badFd(`${label} is a unix socket that is not a stream socket`);
-    if ((parseInt(row[3], 16) & 0x10000) === 0) throw badFd(`${label} is a unix socket that is not listening`);
-    return { kind: 'unix', path: row[7] };
-  }
-  for (const table of ['udp', 'udp6']) {
-    if (readProcNet(table).some((row) => row[9] === inode)) throw badFd(`${label} is a UDP socket, not a stream socket`);
-  }
-  throw badFd(`${label} is not a listening TCP or unix stream socket`);
-}
-
-function readProcNet(table: string): string[][] {
-  try {
-    return fs.readFileSync(`/proc/net/${table}`, 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(/\s+/));
-  } catch {
-    return [];
-  }
-}
-
-/** A unix socket file nobody listens on is a leftover of a crash: remove it. One in use is busy. */
-async function removeStaleUnixSocket(p: string, label: string): Promise<void> {
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(p);
-  } catch {
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    return;
-  }
-  if (!stat.isSocket()) throw new SockrunError('SOCKRUN_ERR_BIND', `${label}: ${p} exists and is not a socket`);
-  const inUse = await new Promise<boolean>((resolve) => {
-    const c = net.connect(p);
-    c.once('connect', () => { c.destroy(); resolve(true); });
-    c.once('error', () => resolve(false));
-  });
-  if (inUse) throw new SockrunError('SOCKRUN_ERR_PORT_BUSY', `${label}: address already in use`);
-  fs.rmSync(p, { force: true });
-}
-
-function check(err: number, label: string, code?: 'SOCKRUN_ERR_BAD_FD'): void {
-  if (err >= 0) return;
+function bindError(err: number, label: string): SockrunError {
   const name = util.getSystemErrorName(err);
-  if (code) throw new SockrunError(code, `${label}: ${name}`);
-  if (name === 'EADDRINUSE') throw new SockrunError('SOCKRUN_ERR_PORT_BUSY', `${label}: address already in use`);
-  throw new SockrunError('SOCKRUN_ERR_BIND', `${label}: cannot bind (${name}: ${util.inspect(util.getSystemErrorMap().get(err)?.[1] ?? '')})`);
-}
-
-function badFd(message: string): SockrunError {
-  return new SockrunError('SOCKRUN_ERR_BAD_FD', message);
+  if (name === 'EADDRINUSE') return new SockrunError('SOCKRUN_ERR_PORT_BUSY', `${label}: address already in use`);
+  return new SockrunError('SOCKRUN_ERR_BIND', `${label}: cannot bind (${name}: ${util.getSystemErrorMap().get(err)?.[1] ?? ''})`);
 }

@@ -249,3 +249,21 @@ export function control(args: string[]): Promise<{ code: number | null; stdout: 
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * Runs the CLI with a socket its parent opened as fd 3, as einhorn or a container runtime
+ * would: `socketPy` is Python (module `socket` imported) that leaves the socket in `s`.
+ */
+export function spawnWithFd3(socketPy: string, args: string[]): ChildProcess {
+  const script = `import os,socket,sys\n${socketPy}\nos.dup2(s.fileno(),3); os.set_inheritable(3,True)\nos.execv(sys.argv[1], sys.argv[1:])`;
+  return spawn('python3', ['-c', script, process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Waits for a child to exit; resolves with its exit code and what it wrote. */
+export function exitOf(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
+}

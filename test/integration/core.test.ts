@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExitCode } from '../../src/errors';
-import { CLI, FIXTURES, ROOT, Sockrun, cleanup, eventually, freePort, isAlive, request, sleep, startLoad } from '../helpers/sockrun';
+import { CLI, FIXTURES, ROOT, Sockrun, cleanup, eventually, exitOf, freePort, isAlive, request, sleep, spawnWithFd3, startLoad } from '../helpers/sockrun';
 
 const hello = path.join(FIXTURES, 'hello.js');
 afterEach(cleanup);
@@ -103,13 +103,9 @@ describe('sockets', () => {
   test('--fd 3:http uses a listening socket opened by the parent', async () => {
     const port = await freePort();
     // The parent (python here, as einhorn or a container runtime would) binds and passes fd 3.
-    const script = `import os,socket,sys
-s=socket.create_server(('127.0.0.1',${port}))
-os.dup2(s.fileno(),3); os.set_inheritable(3,True)
-os.execv(sys.argv[1], sys.argv[1:])`;
-    const child = spawn('python3', ['-c', script, process.execPath, CLI, '--log-format', 'json', '-w', '2', '--fd', '3:http', hello], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnWithFd3(`s=socket.create_server(('127.0.0.1',${port}))`, ['--log-format', 'json', '-w', '2', '--fd', '3:http', hello]);
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
+    child.stdout!.on('data', (d) => (out += d));
     try {
       await eventually(() => out.includes('"msg":"ready"'), 15_000, 'ready');
       expect(out).toContain(`http=127.0.0.1:${port} (--fd 3)`);
@@ -245,17 +241,18 @@ describe('bad input: one line on stderr, a documented exit code', () => {
     expectOneLine(stderr, /fd 3 is .*hello\.js, not a socket/);
   });
 
-  test('--fd that is a socket but not listening', async () => {
-    const script = `import os,socket,sys
-s=socket.socket(); s.bind(('127.0.0.1',0))
-os.dup2(s.fileno(),3); os.set_inheritable(3,True)
-os.execv(sys.argv[1], sys.argv[1:])`;
-    const child = spawn('python3', ['-c', script, process.execPath, CLI, '--fd', '3', hello], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const code = await new Promise((r) => child.on('exit', r));
+  test('--fd that is a connection, not a listening socket (a socket unit with Accept=yes)', async () => {
+    const connection = "l=socket.create_server(('127.0.0.1',0)); c=socket.create_connection(l.getsockname()); s,_=l.accept()";
+    const { code, stderr } = await exitOf(spawnWithFd3(connection, ['--fd', '3', hello]));
     expect(code).toBe(ExitCode.BAD_FD);
-    expectOneLine(stderr, /--fd 3 is not a listening TCP or unix stream socket/);
+    expectOneLine(stderr, /--fd 3 is a connected socket \(peer 127\.0\.0\.1:\d+\), not a listening one/);
+  });
+
+  test('--fd that is a UDP socket', async () => {
+    const udp = "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1',0))";
+    const { code, stderr } = await exitOf(spawnWithFd3(udp, ['--fd', '3', hello]));
+    expect(code).toBe(ExitCode.BAD_FD);
+    expectOneLine(stderr, /--fd 3 is a UDP socket, not a stream socket/);
   });
 
   test('garbage in LISTEN_FDS addressed to us', async () => {

@@ -191,6 +191,12 @@ describe('ECV monitor probe', () => {
     expect(appTarget([{ fd: 3, name: 'a', kind: 'unix', path: '/run/a.sock' }])).toEqual({ socketPath: '/run/a.sock' });
     expect(appTarget([])).toBeUndefined();
   });
+
+  test('without IPv6 loopback (disable_ipv6=1) the wildcard :: is reached at 127.0.0.1 (its bind is dual-stack)', () => {
+    const noIpv6 = () => false;
+    expect(appTarget([{ fd: 3, name: 'a', kind: 'tcp', host: '::', port: 80 }], noIpv6)).toEqual({ host: '127.0.0.1', port: 80 });
+    expect(appTarget([{ fd: 3, name: 'a', kind: 'tcp', host: '::1', port: 80 }], noIpv6)).toEqual({ host: '::1', port: 80 });
+  });
 });
 
 describe('periodic checks', () => {
