@@ -33,19 +33,35 @@ export type WorkerMessage =
   | { type: 'sockrun:ping'; stats: WorkerStats }
   | { type: 'sockrun:boot-error'; message: string; stack?: string }
   | { type: 'sockrun:drained' }
-  /** The answer to `sockrun:collect-metrics`: the app's prom-client `getMetricsAsJSON()`, [] when it has none. */
-  | { type: 'sockrun:metrics'; id: number; metrics: unknown[] | null; error?: string }
-  /** On a drain, after the servers closed: the app's metrics at the end (only once the master asked for them). */
-  | { type: 'sockrun:metrics-final'; metrics: unknown[] }
+  | MetricsPush
   | DelegateRequest;
 
 export type MasterMessage =
   | { type: 'sockrun:drain' }
-  | { type: 'sockrun:collect-metrics'; id: number }
+  /** Push a full snapshot of the app's metrics now (a new worker, or the master lost track). */
+  | { type: 'sockrun:collect-metrics' }
   /** The instance's ECV verdict (ready and enabled) for GET /ecv on the app port; `since`: master start, ms. */
   | { type: 'sockrun:ecv'; available: boolean; since: number }
   | DelegateReply
   | DelegateNotification;
+
+/**
+ * Worker → master: the app's own prom-client metrics (`getMetricsAsJSON()` families, [] without
+ * prom-client), pushed every SOCKRUN_METRICS_INTERVAL_MS and whenever the master asks
+ * (worker/metrics.ts → metrics/pushes.ts). `seq` counts the worker's pushes from 1. A `full`
+ * push replaces all the master holds for this worker; any other carries only the families whose
+ * values changed since push `seq - 1` and the names of those that went away. `final`: the last
+ * one, sent on a drain once the servers closed. `error`: this collection failed, nothing changed.
+ */
+export interface MetricsPush {
+  type: 'sockrun:metrics-push';
+  seq: number;
+  full: boolean;
+  families: unknown[];
+  removed: string[];
+  final?: boolean;
+  error?: string;
+}
 
 /*
  * Delegation (cluster2 0.4's "delegate" pattern, typed): a worker asks the master to do a job
@@ -137,6 +153,8 @@ export const WorkerEnv = {
   PING_INTERVAL_MS: 'SOCKRUN_PING_INTERVAL_MS',
   IDLE_TIMEOUT_MS: 'SOCKRUN_IDLE_TIMEOUT_MS',
   ECV_ON_APP_PORT: 'SOCKRUN_ECV_ON_APP_PORT',
+  /** How often to push the app's metrics (ms); unset or 0 = only when the master asks. */
+  METRICS_INTERVAL_MS: 'SOCKRUN_METRICS_INTERVAL_MS',
 } as const;
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {

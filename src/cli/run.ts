@@ -10,6 +10,7 @@ import type { Configuration } from '../config/resolve';
 import { SockrunError, usageError } from '../errors';
 import { createLogger } from '../log';
 import { Master } from '../master/master';
+import { WorkerEnv } from '../protocol';
 import { usableCpus } from '../master/cpus';
 import { gatherSockets } from '../sockets/gather';
 import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
@@ -63,7 +64,11 @@ export async function startMaster(
     pingIntervalMs: config.pingIntervalMs,
     idleTimeoutMs: config.idleTimeoutMs,
     recycle: config.recycle,
-    workerEnv: config.ecvOnAppPort ? { SOCKRUN_ECV_ON_APP_PORT: '1' } : {},
+    workerEnv: {
+      ...(config.ecvOnAppPort ? { [WorkerEnv.ECV_ON_APP_PORT]: '1' } : {}),
+      // Workers push the app's metrics only for a master that serves them.
+      ...(config.admin !== undefined ? { [WorkerEnv.METRICS_INTERVAL_MS]: String(config.metricsIntervalMs) } : {}),
+    },
     log,
   });
   observe?.(master);

@@ -34,25 +34,54 @@ export function negotiate(accept: string | undefined): Format {
 
 /** Writes `families` in `format`. Names must be unique (the caller drops collisions). */
 export async function expose(families: MetricFamily[], format: Format): Promise<{ contentType: string; body: string }> {
-  const contentType: RegistryContentType = format === 'openmetrics' ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
-  const registry = new Registry<RegistryContentType>();
-  registry.setContentType(contentType);
   const seen = new Set<string>();
+  const chunks: string[] = [];
   for (const family of families) {
-    // In OpenMetrics a counter `x_total` is the family `x`: a gauge `x` next to it would be a
-    // duplicate family, and Prometheus would fail the whole scrape. The first one wins.
-    const id = format === 'openmetrics' && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
+    const id = familyId(family, format);
     if (seen.has(id)) continue;
     seen.add(id);
-    // Registry.metrics() renames counters for OpenMetrics (drops `_total` from the family name,
-    // adds it to samples) on the object it holds, and reads the family back through get():
-    // hand it a fresh object whose get() reflects that renaming.
-    registry.registerMetric({
-      ...family,
-      get(this: { name: string }) {
-        return { ...family, name: this.name };
-      },
-    } as unknown as Parameters<Registry['registerMetric']>[0]);
+    chunks.push(await exposeFamily(family, format));
   }
-  return { contentType, body: await registry.metrics() };
+  return { contentType: contentTypeOf(format), body: join(chunks, format) };
+}
+
+export function contentTypeOf(format: Format): RegistryContentType {
+  return format === 'openmetrics' ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
+}
+
+/**
+ * The name a family goes by in `format`. In OpenMetrics a counter `x_total` is the family `x`: a
+ * gauge `x` next to it would be a duplicate family, and Prometheus would fail the whole scrape;
+ * of two families with one id, only the first may be written.
+ */
+export function familyId(family: Pick<MetricFamily, 'name' | 'type'>, format: Format): string {
+  return format === 'openmetrics' && family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
+}
+
+/**
+ * One family's text in `format` (no trailing newline, no `# EOF`), written by prom-client's
+ * Registry so that sockrun's metrics and the app's read the same. `join` puts a scrape together
+ * from such chunks exactly as Registry.metrics() would, so a renderer can cache them one by one.
+ */
+export async function exposeFamily(family: MetricFamily, format: Format): Promise<string> {
+  const registry = new Registry<RegistryContentType>();
+  registry.setContentType(contentTypeOf(format));
+  // Registry.metrics() renames counters for OpenMetrics (drops `_total` from the family name,
+  // adds it to samples) on the object it holds, and reads the family back through get():
+  // hand it a fresh object whose get() reflects that renaming.
+  registry.registerMetric({
+    ...family,
+    get(this: { name: string }) {
+      return { ...family, name: this.name };
+    },
+  } as unknown as Parameters<Registry['registerMetric']>[0]);
+  const body = await registry.metrics();
+  return body.slice(0, body.length - (format === 'openmetrics' ? EOF.length : 1));
+}
+
+const EOF = '\n# EOF\n';
+
+/** A whole scrape from family chunks, as prom-client's Registry.metrics() writes one. */
+export function join(chunks: string[], format: Format): string {
+  return format === 'openmetrics' ? `${chunks.join('\n')}${EOF}` : `${chunks.join('\n\n')}\n`;
 }
