@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';
 import { SockrunError, usageError } from '../errors';
-import { createLogger } from '../log';
+import { createLogger, startLogging } from '../log';
 import { Master } from '../master/master';
 import { WorkerEnv } from '../protocol';
 import { usableCpus } from '../master/cpus';
@@ -78,6 +78,8 @@ export async function startMaster(
   const attached: Attachment[] = [];
   for (const attach of attachments) attached.push(await attach(master, config, log));
   master.start();
+  // The first spawn is queued (setImmediate) by start(): pino loads right after it (log.ts).
+  setImmediate(() => startLogging(log));
 
   const finished = master.finished.then(async (code) => {
     for (const a of attached) await a.close();
