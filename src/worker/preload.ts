@@ -3,10 +3,6 @@
  * when started by a sockrun master, so requiring it elsewhere changes nothing.
  */
 import { WorkerEnv } from '../protocol';
+import { installWorkerRuntime } from './runtime';
 
-if (process.env[WorkerEnv.SOCKETS] !== undefined) {
-  // First, so that the runtime and the app load from Node's compile cache (compile-cache.ts):
-  // with 16 workers, what each one compiles counts 16 times (issue 16).
-  if (process.env.SOCKRUN_COMPILE_CACHE) (require('../compile-cache') as typeof import('../compile-cache')).enableCompileCache();
-  (require('./runtime') as typeof import('./runtime')).installWorkerRuntime();
-}
+if (process.env[WorkerEnv.SOCKETS] !== undefined) installWorkerRuntime();
