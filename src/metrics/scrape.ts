@@ -14,8 +14,8 @@
  */
 import type { Logger } from 'pino';
 import { AppMetrics } from './app';
-import { Format, contentTypeOf, expose, exposeFamily, familyId, negotiate } from './exposition';
-import { MetricFamily, MetricType, parseFamilies } from './family';
+import { Format, SEPARATOR, TRAILER, contentTypeOf, expose, familyId, negotiate, writeFamily } from './exposition';
+import type { MetricFamily, MetricType } from './family';
 import type { MetricsRenderer, Rendered } from './index';
 import { ObservedMaster, PREFIX, Readiness, SockrunMetrics } from './own';
 import type { PushedMetrics } from './pushes';
@@ -89,13 +89,13 @@ export class Scrape implements MetricsRenderer {
       this.lastWarnAt = this.now();
       this.log.warn({ workers: fresh.serving, missing: fresh.missing, reasons: fresh.reasons }, 'metrics scrape partial: workers missing keep their previous values');
     }
-    const own = parseFamilies(await this.own.registry.getMetricsAsJSON()).filter(lintClean);
+    const own = await this.own.families(this.now());
     const ids = new Set(own.map((f) => familyId(f, format)));
-    const ownText = (await expose(own, format)).body;
+    const ownText = expose(own, format).body;
     const body: Buffer[] = [Buffer.from(ownText.slice(0, ownText.length - TRAILER[format].length))];
     try {
       const chunks: (Chunk & { name: string })[] = [];
-      for (const chunk of await this.appChunks(format, new Set(own.map((f) => f.name)))) {
+      for (const chunk of this.appChunks(format, new Set(own.map((f) => f.name)))) {
         const id = familyId({ name: chunk.name, type: chunk.type }, format);
         if (ids.has(id)) continue;
         ids.add(id);
@@ -140,7 +140,7 @@ export class Scrape implements MetricsRenderer {
   }
 
   /** The app's families in output order, each written once per change. */
-  private async appChunks(format: Format, taken: Set<string>): Promise<(Chunk & { name: string })[]> {
+  private appChunks(format: Format, taken: Set<string>): (Chunk & { name: string })[] {
     const cache = this.chunks[format];
     const out: (Chunk & { name: string })[] = [];
     const names = this.app.familyNames();
@@ -150,7 +150,7 @@ export class Scrape implements MetricsRenderer {
       let chunk = cache.get(name);
       if (!chunk || chunk.version !== version) {
         const family: MetricFamily | undefined = this.app.aggregate(name);
-        chunk = family ? { version, type: family.type, text: await exposeFamily(family, format) } : { version, type: 'gauge', text: '' };
+        chunk = family ? { version, type: family.type, text: writeFamily(family, format) } : { version, type: 'gauge', text: '' };
         cache.set(name, chunk);
       }
       if (chunk.text !== '') out.push({ ...chunk, name });
@@ -173,17 +173,3 @@ export class Scrape implements MetricsRenderer {
   }
 }
 
-/** What prom-client's Registry.metrics() puts between two families, and at the end (exposition.ts join). */
-const SEPARATOR: Record<Format, string> = { prometheus: '\n\n', openmetrics: '\n' };
-const TRAILER: Record<Format, string> = { prometheus: '\n', openmetrics: '\n# EOF\n' };
-
-/**
- * prom-client's default metrics include three gauges named `nodejs_active_*_total`, which
- * promtool rejects ("non-counter metrics should not have _total suffix"). sockrun's output
- * passes promtool, so the master's copies are left out: their by-type siblings
- * (sockrun_master_nodejs_active_handles{type}, …) carry the same numbers. The app's own copies
- * keep prom-client's names: dashboards built on them must keep working.
- */
-function lintClean(f: MetricFamily): boolean {
-  return f.type === 'counter' || !f.name.endsWith('_total');
-}

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
-import { Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, RegistryContentType, Summary } from 'prom-client';
 import { AppMetrics } from '../../src/metrics/app';
 import { expose, negotiate } from '../../src/metrics/exposition';
-import type { MetricFamily } from '../../src/metrics/family';
+import { MetricFamily, parseFamilies } from '../../src/metrics/family';
 import { PushedMetrics } from '../../src/metrics/pushes';
 import { RENDER_REUSE_MS, Scrape } from '../../src/metrics/scrape';
 import { EventTally } from '../../src/metrics/tally';
@@ -298,6 +298,24 @@ describe('the format', () => {
     expect(body.endsWith('\n# EOF\n')).toBe(true);
     // And the next text scrape is not affected by the renaming.
     expect((await scrapeOf(master).render(undefined)).body).toContain('# TYPE sockrun_connections_total counter\n');
+  });
+
+  test.each(['prometheus', 'openmetrics'] as const)('%s: written as prom-client writes it, family for family (NaN spelled as the format says)', async (format) => {
+    const registry = new Registry<RegistryContentType>();
+    registry.setContentType(format === 'openmetrics' ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
+    const registers = [registry];
+    new Counter({ name: 'app_jobs_total', help: 'Jobs "done" \\ per\nline.', labelNames: ['path', 'code'], registers }).inc({ path: '/x"y\\z\n', code: 200 }, 3);
+    new Counter({ name: 'app_plain_total', help: 'No labels.', registers }).inc();
+    const g = new Gauge({ name: 'app_temperature', help: 'Odd values.', labelNames: ['kind'], registers });
+    g.set({ kind: 'nan' }, NaN);
+    g.set({ kind: 'inf' }, Infinity);
+    g.set({ kind: 'minus' }, -Infinity);
+    g.set({ kind: 'small' }, 1.5e-7);
+    new Histogram({ name: 'app_seconds', help: 'Latency.', labelNames: ['route'], buckets: [0.1, 1], registers }).observe({ route: '/a' }, 0.5);
+    new Summary({ name: 'app_size_bytes', help: 'Sizes.', percentiles: [0.5, 0.99], registers }).observe(42);
+    const families = parseFamilies(await registry.getMetricsAsJSON());
+    const theirs = (await registry.metrics()).replace(/ Nan$/gm, ' NaN');
+    expect(expose(families, format).body).toBe(theirs);
   });
 
   test('OpenMetrics: a gauge that would duplicate a counter family is left out rather than failing the scrape', async () => {
