@@ -119,7 +119,7 @@ async function main() {
     result.seconds = (proc.now() - ts) / 1000;
     log(`   (${result.seconds.toFixed(0)} s)`);
     sections.push({ title: sc.title, ...result });
-    raw.scenarios[name] = { seconds: result.seconds, error: result.error, samples: result.samples, extra: result.extra };
+    raw.scenarios[name] = { seconds: result.seconds, error: result.error, samples: result.samples, extra: result.extra, goals: result.goals };
   }
   const elapsedS = (proc.now() - t0) / 1000;
   raw.elapsedS = elapsedS;

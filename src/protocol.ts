@@ -45,25 +45,41 @@ export type WorkerMessage =
   | { type: 'sockrun:drained' }
   /** The answer to `sockrun:self-check`. */
   | { type: 'sockrun:self-check-result'; id: number; ok: boolean; message: string }
-  /** The answer to `sockrun:collect-metrics`: the app's prom-client `getMetricsAsJSON()`, [] when it has none. */
-  | { type: 'sockrun:metrics'; id: number; metrics: unknown[] | null; error?: string }
-  /** On a drain, after the servers closed: the app's metrics at the end (only once the master asked for them). */
-  | { type: 'sockrun:metrics-final'; metrics: unknown[] }
   /** Asks for (`open`) or gives back (`close`) the shared socket of an app server's own address (sockets/shared.ts). */
   | { type: 'sockrun:share'; op: 'open' | 'close'; id: number; address: SharedAddress }
+  | MetricsPush
   | DelegateRequest;
 
 export type MasterMessage =
   | { type: 'sockrun:drain' }
   /** GET `path` from your own first server, in-process (worker/self-check.ts); answer with `sockrun:self-check-result`. */
   | { type: 'sockrun:self-check'; id: number; path: string; timeoutMs: number }
-  | { type: 'sockrun:collect-metrics'; id: number }
+  /** Push a full snapshot of the app's metrics now (a new worker, or the master lost track). */
+  | { type: 'sockrun:collect-metrics' }
   /** The instance's ECV verdict (ready and enabled) for GET /ecv on the app port; `since`: master start, ms. */
   | { type: 'sockrun:ecv'; available: boolean; since: number }
   /** The answer to `sockrun:share` open: the socket travels as the message's handle, or `error` says why (an errno name). */
   | { type: 'sockrun:shared'; id: number; error?: { code: string; message: string } }
   | DelegateReply
   | DelegateNotification;
+
+/**
+ * Worker → master: the app's own prom-client metrics (`getMetricsAsJSON()` families, [] without
+ * prom-client), pushed every SOCKRUN_METRICS_INTERVAL_MS and whenever the master asks
+ * (worker/metrics.ts → metrics/pushes.ts). `seq` counts the worker's pushes from 1. A `full`
+ * push replaces all the master holds for this worker; any other carries only the families whose
+ * values changed since push `seq - 1` and the names of those that went away. `final`: the last
+ * one, sent on a drain once the servers closed. `error`: this collection failed, nothing changed.
+ */
+export interface MetricsPush {
+  type: 'sockrun:metrics-push';
+  seq: number;
+  full: boolean;
+  families: unknown[];
+  removed: string[];
+  final?: boolean;
+  error?: string;
+}
 
 /*
  * Delegation (cluster2 0.4's "delegate" pattern, typed): a worker asks the master to do a job
@@ -163,6 +179,8 @@ export const WorkerEnv = {
    * pid is not theirs (sd_listen_fds' LISTEN_PID semantics).
    */
   THREAD_LISTEN: 'SOCKRUN_THREAD_LISTEN',
+  /** How often to push the app's metrics (ms); unset or 0 = only when the master asks. */
+  METRICS_INTERVAL_MS: 'SOCKRUN_METRICS_INTERVAL_MS',
 } as const;
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {

@@ -14,6 +14,13 @@ function markdownReport({ machineLine, nodeLine, mode, elapsedS, sections, comma
     `Command: \`${command}\` — ${elapsedS.toFixed(0)} s. All traffic on loopback; contenders measured in the same run, interleaved.`,
     '',
   ];
+  const goals = sections.flatMap((s) => s.goals || []);
+  if (goals.length) {
+    out.push('## Goals (issue 16), against their anchors in this run', '',
+      '| goal | sockrun | anchor | target | measured | met |', '|---|---:|---:|---|---:|---|');
+    for (const g of goals) out.push(`| ${g.goal} | ${g.sockrun} | ${g.anchor} | ${g.target} | ${g.value} | ${g.met === undefined ? '–' : g.met ? 'yes' : '**no**'} |`);
+    out.push('');
+  }
   for (const s of sections) {
     out.push(`## ${s.title}`, '');
     if (s.error) {

@@ -70,7 +70,10 @@ export async function attachAdmin(master: Master, config: Configuration, log: Lo
 
   const closers: (() => unknown)[] = [stopBridge, () => readiness.close(), () => validator?.close()];
   if (config.admin !== undefined) {
-    const metrics = createMetrics(master, config, log);
+    const metrics = createMetrics(master, {
+      intervalMs: config.metricsIntervalMs,
+      readiness: () => ({ ready: readiness.isAvailable(), ecvEnabled: readiness.ecvEnabled }),
+    }, log);
     closers.push(() => metrics.close());
     // The status page's memory starts before the first spawn, so no exit goes unrecorded.
     const history = new History();

@@ -25,8 +25,20 @@ import { Handler, LIMITS } from './server';
 import type { StatusReport } from './status';
 import { statusPage } from './status-page';
 
-/** A scrape slower than this is answered 503 (the metrics module makes slow workers partial, not failed). */
+/** A scrape not rendered within this is answered 503 (rendering never waits for workers: this is a safety net). */
 const METRICS_DEADLINE_MS = 10_000;
+/**
+ * Scrape responses being written at once; one more is answered 503 at once. A client that sends
+ * GET /metrics and never reads holds its response (and the render it shares) until the write
+ * deadline: this bounds what 300 of them cost the master (issue 15.6: without it, probes timed
+ * out for ~20 s and the master grew by ~800 MB). A real Prometheus server scrapes one at a time.
+ */
+export const MAX_CONCURRENT_SCRAPES = 16;
+/**
+ * A scrape response not fully written this long after the request is cut: Prometheus' default
+ * scrape_timeout, after which no Prometheus is still reading it.
+ */
+export const SCRAPE_WRITE_TIMEOUT_MS = 10_000;
 /** At most one warning a second about refused requests: a flood of bad tokens must not flood the log. */
 const WARN_EVERY_MS = 1000;
 
@@ -55,7 +67,8 @@ export function adminHandler(ctx: RouteContext): Handler {
   for (const kind of PROBES) {
     routes.set(`/${kind}`, { methods: READ, handle: (req, res, q) => probe(ctx, kind, req, res, q) });
   }
-  routes.set('/metrics', { methods: READ, handle: (req, res) => metrics(ctx, req, res) });
+  const scrapes = { active: 0 };
+  routes.set('/metrics', { methods: READ, handle: (req, res) => metrics(ctx, scrapes, req, res) });
   routes.set(ECV_PATH, { methods: READ, handle: (req, res) => ecv(ctx, req, res) });
   routes.set('/', {
     methods: READ,
@@ -127,14 +140,34 @@ function probe(ctx: RouteContext, kind: ProbeKind, req: IncomingMessage, res: Se
   send(req, res, answer.status, answer.body);
 }
 
-async function metrics(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function metrics(ctx: RouteContext, scrapes: { active: number }, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (scrapes.active >= MAX_CONCURRENT_SCRAPES) {
+    return send(req, res, 503, `more than ${MAX_CONCURRENT_SCRAPES} scrapes at once; try again\n`, { 'retry-after': '1' });
+  }
+  scrapes.active++;
+  const cut = setTimeout(() => res.destroy(), SCRAPE_WRITE_TIMEOUT_MS).unref();
+  // 'close': written in full, or the connection is gone (cut, or the client left).
+  res.once('close', () => {
+    scrapes.active--;
+    clearTimeout(cut);
+  });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), METRICS_DEADLINE_MS).unref()));
   try {
     const scrape = await Promise.race([ctx.metrics.render(req.headers.accept), deadline]);
     if (res.destroyed) return;
     if (!scrape) return send(req, res, 503, `metrics not rendered within ${METRICS_DEADLINE_MS} ms\n`);
-    send(req, res, 200, scrape.body, { 'content-type': scrape.contentType });
+    res.writeHead(200, {
+      'content-type': scrape.contentType,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-length': scrape.body.reduce((n, b) => n + b.length, 0),
+    });
+    // The render's own Buffers, for every client: a stalled reader pins them, it copies nothing.
+    res.cork();
+    for (const piece of scrape.body) res.write(piece);
+    res.end();
+    res.uncork();
   } finally {
     clearTimeout(timer);
   }

@@ -6,8 +6,9 @@
 import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';
 import { SockrunError, usageError } from '../errors';
-import { createLogger } from '../log';
+import { createLogger, startLogging } from '../log';
 import { Master } from '../master/master';
+import { WorkerEnv } from '../protocol';
 import { inspectorWarnings, planNodeArgs, typescriptWarning } from '../config/node-args';
 import { usableCpus } from '../master/cpus';
 import { Release, logicalPaths, resolveRelease } from '../master/release';
@@ -83,7 +84,11 @@ export async function startMaster(
       pingIntervalMs: config.pingIntervalMs,
       idleTimeoutMs: config.idleTimeoutMs,
       recycle: config.recycle,
-      workerEnv: config.ecvOnAppPort ? { SOCKRUN_ECV_ON_APP_PORT: '1' } : {},
+      workerEnv: {
+        ...(config.ecvOnAppPort ? { [WorkerEnv.ECV_ON_APP_PORT]: '1' } : {}),
+        // Workers push the app's metrics only for a master that serves them.
+        ...(config.admin !== undefined ? { [WorkerEnv.METRICS_INTERVAL_MS]: String(config.metricsIntervalMs) } : {}),
+      },
       log,
       // The CLI caught signals from its first instant: they reach the master's queue at start().
       routeSignals: signalsCaughtEarly() ? routeSignals : undefined,
@@ -101,6 +106,8 @@ export async function startMaster(
     undo.unshift(() => control.close());
     const removePidFile = config.pidFile ? writePidFile(config.pidFile) : () => {};
     master.start();
+    // The first spawn is queued (setImmediate) by start(): pino loads right after it (log.ts).
+    setImmediate(() => startLogging(log));
     const stopParentWatch = watchParent(log);
 
     const finished = master.finished.then(async (code) => {

@@ -168,11 +168,14 @@ export function clusterConfiguration(
 ): Configuration {
   const script = argv[1];
   if (!script) throw usageError('Cluster.listen(): cannot tell which script to run in the workers (process.argv[1] is empty); run it as `node app.js`');
-  const config = resolveConfiguration({}, env, toRawOptions(options, adoptingSockets, cwd), path.resolve(cwd, script), argv.slice(2));
-  if (config.hangTimeoutMs > 0 && config.hangTimeoutMs <= config.pingIntervalMs) {
-    throw usageError(`new Cluster(): maxHeartbeatDelay (${config.hangTimeoutMs} ms) must be longer than heartbeatInterval (${config.pingIntervalMs} ms), or every worker looks hung`);
+  try {
+    return resolveConfiguration({}, env, toRawOptions(options, adoptingSockets, cwd), path.resolve(cwd, script), argv.slice(2));
+  } catch (err) {
+    // The resolver's check of the two, in cluster2's words (its options are what the app wrote).
+    const both = /"hang-timeout" (\d+) must be longer than [^"]*"ping-interval" (\d+)/.exec((err as Error).message);
+    if (both) throw usageError(`new Cluster(): maxHeartbeatDelay (${both[1]} ms) must be longer than heartbeatInterval (${both[2]} ms), or every worker looks hung`);
+    throw err;
   }
-  return config;
 }
 
 function listenAddress(host: string | undefined, port: number | string): string {

@@ -84,6 +84,10 @@ export const OPTIONS = {
   'ecv-monitor-interval': { kind: 'duration', group: ADMIN, default: '5s', describe: 'How often to run the --ecv-monitor and --validator checks.' },
   'ecv-monitor-timeout': { kind: 'duration', group: ADMIN, default: '2s', describe: 'A check slower than this fails.' },
   validator: { kind: 'string', group: ADMIN, describe: 'Module exporting an async function; readiness fails with its error.' },
+  'metrics-interval': {
+    kind: 'duration', group: ADMIN, default: '1s',
+    describe: 'How often workers push the app\'s prom-client metrics to the master (with --admin); a scrape shows values at most this old.',
+  },
   'ecv-on-app-port': { kind: 'boolean', group: ADMIN, default: false, describe: 'Also answer GET /ecv on the app port, from the workers (as cluster2 did).' },
 } as const satisfies Record<string, OptionSpec>;
 

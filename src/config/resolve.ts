@@ -41,6 +41,8 @@ export interface Configuration {
   ecvMonitorTimeoutMs: number;
   validator: string | undefined;
   ecvOnAppPort: boolean;
+  /** How often workers push the app's metrics to the master (only with --admin). */
+  metricsIntervalMs: number;
 }
 
 export type RawValue = string | number | boolean | (string | number)[] | undefined;
@@ -149,6 +151,7 @@ export function resolveConfiguration(
     ecvMonitorTimeoutMs: duration('ecv-monitor-timeout'),
     validator: str('validator'),
     ecvOnAppPort: bool('ecv-on-app-port'),
+    metricsIntervalMs: Math.max(100, duration('metrics-interval')),
   };
 }
 

@@ -9,7 +9,8 @@
  * that is added to every later scrape. Gauges describe the present: they combine the live
  * workers only, by the metric's own prom-client `aggregator`.
  *
- * Pure: no timers, no I/O; the collector (collect.ts) feeds it answers and exits.
+ * Pure: no timers, no I/O; metrics/pushes.ts feeds it the workers' pushes and exits. Each family
+ * carries a version, so a renderer re-aggregates only the families that changed (scrape.ts).
  */
 import { MetricFamily, MetricType, Sample, isCumulative, seriesKey } from './family';
 
@@ -23,11 +24,15 @@ interface Cumulative {
   sample: Sample;
 }
 
-interface Source {
-  families: MetricFamily[];
-  /** Cumulative series by family and series key. */
+/** One family as one worker last pushed it, with its cumulative series by series key. */
+interface SourceFamily {
+  family: MetricFamily;
   cumulative: Map<string, Cumulative>;
-  /** Ordinal of the answer: an older answer that arrives late is ignored. */
+}
+
+interface Source {
+  families: Map<string, SourceFamily>;
+  /** Ordinal of the push: an older one that arrives late is ignored. */
   seq: number;
   retiredAt: number | undefined;
 }
@@ -36,6 +41,15 @@ interface RetiredFamily {
   type: MetricType;
   help: string;
   series: Map<string, Sample>;
+}
+
+/** A worker's push as AppMetrics takes it (protocol.ts MetricsPush, checked by parseFamilies). */
+export interface Delta {
+  /** Families whose values changed (every family, when `full`). */
+  families: MetricFamily[];
+  /** Names that went away (ignored when `full`: what is not in `families` went away). */
+  removed: string[];
+  full: boolean;
 }
 
 /** How gauges of several workers combine: prom-client's aggregator names. */
@@ -50,36 +64,65 @@ const GAUGE_RULES: Record<string, (values: number[]) => number> = {
 export class AppMetrics {
   private readonly sources = new Map<number, Source>();
   private readonly retired = new Map<string, RetiredFamily>();
+  /** Per family name: the `clock` of its last change, so a renderer can cache the rest. */
+  private readonly versions = new Map<string, number>();
+  private clock = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /**
-   * Records a worker's answer. `seq` orders answers of one worker (a final report is
-   * `Infinity`). A cumulative series that went down or disappeared while the worker lives
-   * (the app reset or removed it) keeps its last value in the retired total; an answer after
-   * the worker's exit (its final report) adds only what grew since.
-   */
+  /** Records a worker's full report: `update(w, families, seq)` = `apply(w, {families, removed: [], full: true}, seq)`. */
   update(source: number, families: MetricFamily[], seq: number): void {
+    this.apply(source, { families, removed: [], full: true }, seq);
+  }
+
+  /**
+   * Records a worker's push. `seq` orders the pushes of one worker (an older one is ignored).
+   * A cumulative series that went down or disappeared while the worker lives (the app reset or
+   * removed it) keeps its last value in the retired total; a push after the worker's exit (its
+   * final one) adds only what grew since.
+   */
+  apply(source: number, delta: Delta, seq: number): void {
     const old = this.sources.get(source);
     if (old && seq <= old.seq) return;
-    const cumulative = cumulativeOf(families);
-    if (old?.retiredAt !== undefined) {
-      for (const [key, c] of cumulative) {
-        const before = old.cumulative.get(key)?.sample.value ?? 0;
-        if (c.sample.value > before) this.addRetired(c, c.sample.value - before);
+    const s: Source = old ?? { families: new Map(), seq, retiredAt: undefined };
+    s.seq = seq;
+    this.sources.set(source, s);
+    const incoming = new Map(delta.families.map((f) => [f.name, f]));
+    if (s.retiredAt !== undefined) {
+      // The retired total already holds this worker's values: add what grew, keep the larger.
+      for (const f of incoming.values()) {
+        const before = s.families.get(f.name)?.cumulative;
+        const now = cumulativeOf(f);
+        for (const [key, c] of now) {
+          const was = before?.get(key)?.sample.value ?? 0;
+          if (c.sample.value > was) this.addRetired(c, c.sample.value - was);
+        }
+        for (const [key, c] of before ?? []) {
+          const kept = now.get(key);
+          if (!kept || kept.sample.value < c.sample.value) now.set(key, c);
+        }
+        s.families.set(f.name, { family: f, cumulative: now });
       }
-      // Keep the larger of the two, series by series: the retired total already holds `old`.
-      for (const [key, c] of old.cumulative) {
-        const now = cumulative.get(key);
-        if (!now || now.sample.value < c.sample.value) cumulative.set(key, c);
-      }
-    } else if (old) {
-      for (const [key, c] of old.cumulative) {
-        const now = cumulative.get(key);
-        if (!now || now.sample.value < c.sample.value) this.addRetired(c, c.sample.value);
-      }
+      return;
     }
-    this.sources.set(source, { families, cumulative, seq, retiredAt: old?.retiredAt });
+    for (const f of incoming.values()) {
+      const before = s.families.get(f.name)?.cumulative;
+      const now = cumulativeOf(f);
+      for (const [key, c] of before ?? []) {
+        const kept = now.get(key);
+        if (!kept || kept.sample.value < c.sample.value) this.addRetired(c, c.sample.value);
+      }
+      s.families.set(f.name, { family: f, cumulative: now });
+      this.touch(f.name);
+    }
+    const gone = delta.full ? [...s.families.keys()].filter((n) => !incoming.has(n)) : delta.removed.filter((n) => !incoming.has(n));
+    for (const name of gone) {
+      const sf = s.families.get(name);
+      if (!sf) continue;
+      for (const c of sf.cumulative.values()) this.addRetired(c, c.sample.value);
+      s.families.delete(name);
+      this.touch(name);
+    }
   }
 
   /** The worker exited: its cumulative series join the retired total; its gauges go. */
@@ -90,77 +133,93 @@ export class AppMetrics {
     }
     const s = this.sources.get(source);
     if (!s) {
-      // Never answered: a final report may still come.
-      this.sources.set(source, { families: [], cumulative: new Map(), seq: -1, retiredAt: now });
+      // Never pushed: a final push may still come.
+      this.sources.set(source, { families: new Map(), seq: -1, retiredAt: now });
       return;
     }
     if (s.retiredAt !== undefined) return;
-    for (const c of s.cumulative.values()) this.addRetired(c, c.sample.value);
+    for (const sf of s.families.values()) {
+      for (const c of sf.cumulative.values()) this.addRetired(c, c.sample.value);
+      this.touch(sf.family.name);
+    }
     s.retiredAt = now;
   }
 
-  /** Names of every family this holds (for collision checks). */
-  names(): Set<string> {
-    const names = new Set(this.retired.keys());
-    for (const s of this.sources.values()) for (const f of s.families) names.add(f.name);
-    return names;
+  /** Changes whenever family `name`'s aggregate may have changed (0: never seen). */
+  version(name: string): number {
+    return this.versions.get(name) ?? 0;
+  }
+
+  /** The names of every family to show, in output order: as the live workers list them, then retired ones. */
+  familyNames(): string[] {
+    const names = new Set<string>();
+    for (const s of this.sources.values()) {
+      if (s.retiredAt === undefined) for (const name of s.families.keys()) names.add(name);
+    }
+    for (const name of this.retired.keys()) names.add(name);
+    return [...names];
   }
 
   /**
-   * The aggregated families: cumulative series summed over the live workers' last answers plus
+   * The aggregated families: cumulative series summed over the live workers' last pushes plus
    * the retired total; gauges and summary quantiles combined over live workers only.
    */
   families(): MetricFamily[] {
-    const live = [...this.sources.values()].filter((s) => s.retiredAt === undefined);
-    const byName = new Map<string, MetricFamily[]>();
-    for (const s of live) {
-      for (const f of s.families) {
-        const list = byName.get(f.name);
-        if (list) list.push(f);
-        else byName.set(f.name, [f]);
-      }
-    }
-    for (const name of this.retired.keys()) if (!byName.has(name)) byName.set(name, []);
-
     const out: MetricFamily[] = [];
-    for (const [name, fams] of byName) {
-      // The newest worker's declaration wins (a reload may have changed help or type).
-      const newest = fams[fams.length - 1];
-      const retired = this.retired.get(name);
-      const type = newest?.type ?? retired!.type;
-      const aggregator = newest?.aggregator ?? 'sum';
-      if (aggregator === 'omit') continue;
-      const same = fams.filter((f) => f.type === type);
-
-      const summed = new Map<string, Sample>();
-      const add = (s: Sample, value: number) => {
-        const key = seriesKey(name, s);
-        const have = summed.get(key);
-        if (have) have.value += value;
-        else summed.set(key, { ...s, labels: { ...s.labels }, value });
-      };
-      const present = new Map<string, { sample: Sample; values: number[] }>();
-      for (const f of same) {
-        for (const s of f.values) {
-          if (isCumulative(type, name, s)) {
-            if (Number.isFinite(s.value)) add(s, s.value);
-          } else {
-            const key = seriesKey(name, s);
-            const have = present.get(key);
-            if (have) have.values.push(s.value);
-            else present.set(key, { sample: s, values: [s.value] });
-          }
-        }
-      }
-      if (retired && retired.type === type) for (const s of retired.series.values()) add(s, s.value);
-
-      const rule = type === 'summary' ? GAUGE_RULES.max : GAUGE_RULES[aggregator] ?? GAUGE_RULES.sum;
-      const values = [...summed.values()];
-      for (const { sample, values: v } of present.values()) values.push({ ...sample, value: rule(v) });
-      if (values.length === 0) continue;
-      out.push({ name, help: newest?.help ?? retired!.help, type, aggregator, values: ordered(type, name, values) });
+    for (const name of this.familyNames()) {
+      const f = this.aggregate(name);
+      if (f) out.push(f);
     }
     return out;
+  }
+
+  /** One family of families(), or undefined when it has nothing to show (or is `omit`ted). */
+  aggregate(name: string): MetricFamily | undefined {
+    const fams: MetricFamily[] = [];
+    for (const s of this.sources.values()) {
+      const sf = s.retiredAt === undefined ? s.families.get(name) : undefined;
+      if (sf) fams.push(sf.family);
+    }
+    // The newest worker's declaration wins (a reload may have changed help or type).
+    const newest = fams[fams.length - 1];
+    const retired = this.retired.get(name);
+    if (!newest && !retired) return undefined;
+    const type = newest?.type ?? retired!.type;
+    const aggregator = newest?.aggregator ?? 'sum';
+    if (aggregator === 'omit') return undefined;
+    const same = fams.filter((f) => f.type === type);
+
+    const summed = new Map<string, Sample>();
+    const add = (s: Sample, value: number) => {
+      const key = seriesKey(name, s);
+      const have = summed.get(key);
+      if (have) have.value += value;
+      else summed.set(key, { ...s, labels: { ...s.labels }, value });
+    };
+    const present = new Map<string, { sample: Sample; values: number[] }>();
+    for (const f of same) {
+      for (const s of f.values) {
+        if (isCumulative(type, name, s)) {
+          if (Number.isFinite(s.value)) add(s, s.value);
+        } else {
+          const key = seriesKey(name, s);
+          const have = present.get(key);
+          if (have) have.values.push(s.value);
+          else present.set(key, { sample: s, values: [s.value] });
+        }
+      }
+    }
+    if (retired && retired.type === type) for (const s of retired.series.values()) add(s, s.value);
+
+    const rule = type === 'summary' ? GAUGE_RULES.max : GAUGE_RULES[aggregator] ?? GAUGE_RULES.sum;
+    const values = [...summed.values()];
+    for (const { sample, values: v } of present.values()) values.push({ ...sample, value: rule(v) });
+    if (values.length === 0) return undefined;
+    return { name, help: newest?.help ?? retired!.help, type, aggregator, values: ordered(type, name, values) };
+  }
+
+  private touch(name: string): void {
+    this.versions.set(name, ++this.clock);
   }
 
   private addRetired(c: Cumulative, value: number): void {
@@ -174,17 +233,17 @@ export class AppMetrics {
     const have = f.series.get(key);
     if (have) have.value += value;
     else f.series.set(key, { ...c.sample, labels: { ...c.sample.labels }, value });
+    this.touch(c.family);
   }
 }
 
-function cumulativeOf(families: MetricFamily[]): Map<string, Cumulative> {
+/** The cumulative series of one family, by series key. */
+function cumulativeOf(f: MetricFamily): Map<string, Cumulative> {
   const out = new Map<string, Cumulative>();
-  for (const f of families) {
-    if (f.aggregator === 'omit') continue;
-    for (const s of f.values) {
-      if (!isCumulative(f.type, f.name, s) || !Number.isFinite(s.value)) continue;
-      out.set(`${f.name}\0${seriesKey(f.name, s)}`, { family: f.name, type: f.type, help: f.help, sample: s });
-    }
+  if (f.aggregator === 'omit') return out;
+  for (const s of f.values) {
+    if (!isCumulative(f.type, f.name, s) || !Number.isFinite(s.value)) continue;
+    out.set(seriesKey(f.name, s), { family: f.name, type: f.type, help: f.help, sample: s });
   }
   return out;
 }

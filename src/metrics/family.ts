@@ -58,10 +58,21 @@ export function parseFamilies(raw: unknown): MetricFamily[] {
   return families;
 }
 
-/** The key of one series within a family: its sample name and its labels, in sorted order. */
+const keyOf = new WeakMap<Sample, string>();
+
+/**
+ * The key of one series within a family: its sample name and its labels, in sorted order.
+ * Remembered per sample object (a sample belongs to one family, and its labels never change):
+ * a 20,000-series push is keyed once, not again at every render.
+ */
 export function seriesKey(family: string, s: Sample): string {
-  const keys = Object.keys(s.labels).sort();
-  return `${s.metricName ?? family}{${keys.map((k) => `${k}=${JSON.stringify(String(s.labels[k]))}`).join(',')}}`;
+  let key = keyOf.get(s);
+  if (key === undefined) {
+    const names = Object.keys(s.labels).sort();
+    key = `${s.metricName ?? family}{${names.map((k) => `${k}=${JSON.stringify(String(s.labels[k]))}`).join(',')}}`;
+    keyOf.set(s, key);
+  }
+  return key;
 }
 
 /**

@@ -1,13 +1,16 @@
 /**
  * sockrun's own metrics (the table in docs/metrics.md), in a prom-client Registry of the
- * master. Events (spawn, exit, recycle, reload) increment counters as they happen; everything
- * else is read from the master when a scrape asks, through prom-client `collect` callbacks. The
- * master is never on the request path: connection and request counts are the workers' pings.
+ * master, built at the first scrape. Everything is read when a scrape asks, through prom-client
+ * `collect` callbacks: event counts from the EventTally (attached before the first spawn, so
+ * nothing is missed while prom-client is not loaded yet), the rest from the master. The master
+ * is never on the request path: connection and request counts are the workers' pings.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MasterSnapshot } from '../master/master';
 import type { WorkerStats } from '../protocol';
-import { TotalsLedger } from './ledger';
+import { MetricFamily, parseFamilies } from './family';
+import { EXIT_REASONS, EventTally, ObservedMaster, ObservedWorker, RECYCLE_REASONS, RELOAD_RESULTS } from './tally';
+
+export type { ObservedMaster, ObservedWorker };
 
 /** Every sockrun metric name starts with this; the app's metrics may not use it. */
 export const PREFIX = 'sockrun_';
@@ -15,28 +18,14 @@ export const PREFIX = 'sockrun_';
 export const MASTER_PREFIX = 'sockrun_master_';
 
 const STAGES = ['SPAWNED', 'SETTLING', 'LISTENING', 'DRAINING'] as const;
-const EXIT_REASONS = ['crash', 'signal', 'hang', 'recycle', 'reload', 'shutdown', 'boot_failure'] as const;
-const RECYCLE_REASONS = ['connections', 'requests', 'memory', 'age'] as const;
-const RELOAD_RESULTS = ['success', 'aborted'] as const;
 /** A reload replaces every worker one at a time, each booting the app: seconds to minutes. */
 const RELOAD_BUCKETS = [0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300];
-
-/** The worker as these metrics see it (master/worker-handle.ts). */
-export interface ObservedWorker {
-  readonly id: number;
-  readonly stage: string;
-  readonly spawnedAt: number;
-  readonly stats: WorkerStats | undefined;
-}
-
-/** The master as these metrics see it. */
-export interface ObservedMaster {
-  readonly state: string;
-  snapshot(): Pick<MasterSnapshot, 'generation' | 'workersTarget'>;
-  liveWorkers(): ObservedWorker[];
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  off(event: string, listener: (...args: any[]) => void): unknown;
-}
+/**
+ * The master's process metrics (prom-client's default metrics: CPU, memory, event-loop lag
+ * percentiles, open fds, GC, handles) are read at most this often: reading them costs ~1.5 ms
+ * of the master's CPU, more than the rest of a scrape, and a second old is fresh for them.
+ */
+const PROCESS_METRICS_EVERY_MS = 1000;
 
 export interface Readiness {
   ready: boolean;
@@ -45,15 +34,17 @@ export interface Readiness {
 
 export class SockrunMetrics {
   readonly registry = new Registry();
-  private readonly totals = new TotalsLedger(['connectionsTotal', 'requestsTotal'] as const);
+  /** The master's own process metrics, apart: they are read at most every PROCESS_METRICS_EVERY_MS. */
+  private readonly processRegistry = new Registry();
+  private processFamilies: { at: number; families: Promise<MetricFamily[]> } | undefined;
   private readonly scrapeErrors: Counter;
-  private readonly unsubscribe: (() => void)[] = [];
 
-  constructor(private readonly master: ObservedMaster, readiness: () => Readiness) {
+  constructor(master: ObservedMaster, tally: EventTally, readiness: () => Readiness) {
     const registers = [this.registry];
+    const totals = tally.totals;
     const live = () => {
       const workers = master.liveWorkers();
-      for (const w of workers) if (w.stats) this.totals.observe(w, w.stats);
+      for (const w of workers) if (w.stats) totals.observe(w, w.stats);
       return workers;
     };
 
@@ -74,32 +65,24 @@ export class SockrunMetrics {
       collect() { this.set(master.snapshot().generation); },
     });
 
-    const starts = new Counter({ name: 'sockrun_worker_starts_total', help: 'Worker processes spawned.', registers });
-    const exits = new Counter({
-      name: 'sockrun_worker_exits_total', help: 'Worker processes exited, by reason (crash, signal, hang, recycle, reload, shutdown, boot_failure).',
-      labelNames: ['reason'], registers,
-    });
-    const recycles = new Counter({
-      name: 'sockrun_worker_recycles_total', help: 'Workers due for recycling, by the limit reached (connections, requests, memory, age).',
-      labelNames: ['reason'], registers,
-    });
-    for (const reason of EXIT_REASONS) exits.inc({ reason }, 0);
-    for (const reason of RECYCLE_REASONS) recycles.inc({ reason }, 0);
-    starts.inc(master.liveWorkers().length);
+    monotonic('sockrun_worker_starts_total', 'Worker processes spawned.', () => ({ '': tally.starts }));
+    monotonic('sockrun_worker_exits_total', 'Worker processes exited, by reason (crash, signal, hang, recycle, reload, shutdown, boot_failure).',
+      () => tally.exits, 'reason', EXIT_REASONS);
+    monotonic('sockrun_worker_recycles_total', 'Workers due for recycling, by the limit reached (connections, requests, memory, age).',
+      () => tally.recycles, 'reason', RECYCLE_REASONS);
 
-    const totals = this.totals;
     new Gauge({
       name: 'sockrun_connections_active', help: 'Open connections in all workers, as of their last ping.', registers,
       collect() { this.set(live().reduce((a, w) => a + (w.stats?.connectionsActive ?? 0), 0)); },
     });
-    monotonic('sockrun_connections_total', 'Connections accepted by the workers (kept across worker exits).', () => (live(), totals.total('connectionsTotal')));
-    monotonic('sockrun_requests_total', 'HTTP requests received by the workers (kept across worker exits).', () => (live(), totals.total('requestsTotal')));
+    monotonic('sockrun_connections_total', 'Connections accepted by the workers (kept across worker exits).', () => (live(), { '': totals.total('connectionsTotal') }));
+    monotonic('sockrun_requests_total', 'HTTP requests received by the workers (kept across worker exits).', () => (live(), { '': totals.total('requestsTotal') }));
 
-    const reloads = new Counter({ name: 'sockrun_reloads_total', help: 'Reloads finished, by result (success, aborted).', labelNames: ['result'], registers });
-    for (const result of RELOAD_RESULTS) reloads.inc({ result }, 0);
-    const reloadSeconds = new Histogram({
+    monotonic('sockrun_reloads_total', 'Reloads finished, by result (success, aborted).', () => tally.reloads, 'result', RELOAD_RESULTS);
+    new Histogram({
       name: 'sockrun_reload_duration_seconds', help: 'Duration of successful reloads, from the signal to the last old worker gone.',
       buckets: RELOAD_BUCKETS, registers,
+      collect() { for (const s of tally.takeReloadSeconds()) this.observe(s); },
     });
 
     new Gauge({
@@ -129,34 +112,28 @@ export class SockrunMetrics {
     });
 
     this.scrapeErrors = new Counter({
-      name: 'sockrun_scrape_worker_errors_total', help: 'Workers that did not answer a scrape in time or failed to collect; that scrape used their previous values.',
+      name: 'sockrun_scrape_worker_errors_total', help: 'Workers whose app metrics were behind (no push for 3 push intervals) or failed to collect when a scrape was rendered; it used their last values.',
       registers,
     });
 
-    collectDefaultMetrics({ register: this.registry, prefix: MASTER_PREFIX });
+    collectDefaultMetrics({ register: this.processRegistry, prefix: MASTER_PREFIX });
 
-    this.listen('spawn', () => starts.inc());
-    this.listen('exit', (w: ObservedWorker, reason: string) => {
-      this.totals.retire(w);
-      exits.inc({ reason });
-    });
-    this.listen('ping', (w: ObservedWorker) => {
-      if (w.stats) this.totals.observe(w, w.stats);
-    });
-    this.listen('recycle', (_w: ObservedWorker, reason: string) => recycles.inc({ reason }));
-    this.listen('reload', (r: { ok: boolean; durationMs: number }) => {
-      reloads.inc({ result: r.ok ? 'success' : 'aborted' });
-      if (r.ok) reloadSeconds.observe(r.durationMs / 1000);
-    });
-
-    function monotonic(name: string, help: string, read: () => number): void {
-      let shown = 0;
+    /** A counter that follows the tally's numbers (which only grow), by label value. */
+    function monotonic(name: string, help: string, read: () => Record<string, number>, label?: string, always: readonly string[] = []): void {
+      const shown = new Map<string, number>();
       new Counter({
-        name, help, registers,
+        name, help, registers, labelNames: label ? [label] : [],
         collect() {
           const now = read();
-          if (now > shown) this.inc(now - shown);
-          shown = Math.max(shown, now);
+          for (const key of new Set([...always, ...Object.keys(now)])) {
+            const was = shown.get(key);
+            const value = now[key] ?? 0;
+            if (was === undefined || value > was) {
+              if (label) this.inc({ [label]: key }, value - (was ?? 0));
+              else this.inc(value - (was ?? 0));
+              shown.set(key, Math.max(was ?? 0, value));
+            }
+          }
         },
       });
     }
@@ -171,19 +148,22 @@ export class SockrunMetrics {
     }
   }
 
-  /** Counts workers that failed a scrape. */
+  /** sockrun's metrics as of now, then the master's process metrics as of at most a second ago. */
+  async families(now = Date.now()): Promise<MetricFamily[]> {
+    if (!this.processFamilies || now - this.processFamilies.at >= PROCESS_METRICS_EVERY_MS) {
+      this.processFamilies = { at: now, families: this.processRegistry.getMetricsAsJSON().then((f) => parseFamilies(f).filter(lintClean)) };
+    }
+    return [...parseFamilies(await this.registry.getMetricsAsJSON()), ...await this.processFamilies.families];
+  }
+
+  /** Counts workers missing from a scrape. */
   scrapeFailed(workers: number): void {
     if (workers > 0) this.scrapeErrors.inc(workers);
   }
 
   close(): void {
-    for (const off of this.unsubscribe.splice(0)) off();
     this.registry.clear();
-  }
-
-  private listen(event: string, listener: (...args: any[]) => void): void {
-    this.master.on(event, listener);
-    this.unsubscribe.push(() => this.master.off(event, listener));
+    this.processRegistry.clear();
   }
 }
 
@@ -202,4 +182,15 @@ function bySlot(workers: ObservedWorker[]): ObservedWorker[] {
     if (better) slots.set(w.id, w);
   }
   return [...slots.values()].sort((a, b) => a.id - b.id);
+}
+
+/**
+ * prom-client's default metrics include three gauges named `nodejs_active_*_total`, which
+ * promtool rejects ("non-counter metrics should not have _total suffix"). sockrun's output
+ * passes promtool, so the master's copies are left out: their by-type siblings
+ * (sockrun_master_nodejs_active_handles{type}, …) carry the same numbers. The app's own copies
+ * keep prom-client's names: dashboards built on them must keep working.
+ */
+function lintClean(f: MetricFamily): boolean {
+  return f.type === 'counter' || !f.name.endsWith('_total');
 }

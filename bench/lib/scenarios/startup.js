@@ -9,13 +9,15 @@
  */
 const { ALL } = require('../contenders');
 const { freePort } = require('../http');
-const { fmtSpread } = require('../stats');
+const { fmtNum, fmtSpread, summary } = require('../stats');
+
+const GOAL_RATIO = 1.1;
 
 const ORDER = ['single', 'cluster-rr', 'pm2', 'sockrun'];
 
 async function run(ctx) {
   const names = ORDER.filter((n) => ctx.contenders.includes(n) && !(ctx.quick && n === 'single'));
-  const reps = ctx.quick ? 1 : 3;
+  const reps = ctx.quick ? 2 : 5;
   const samples = [];
   for (let rep = 0; rep < reps; rep++) {
     for (const workers of [2, 16]) {
@@ -39,10 +41,23 @@ async function run(ctx) {
       if (mine.length) t.push(`| ${workers} | ${name} | ${fmtSpread(mine.map((s) => s.readyMs))} |`);
     }
   }
+  // Goal (issue 16): sockrun's exec → READY at most 1.1× Node's cluster with the same app.
+  const goals = [];
+  for (const workers of [2, 16]) {
+    const med = (name) => summary(samples.filter((s) => s.contender === name && s.workers === workers).map((s) => s.readyMs)).median;
+    const sock = med('sockrun');
+    const anchor = med('cluster-rr');
+    if (!Number.isFinite(sock) || !Number.isFinite(anchor)) continue;
+    goals.push({
+      goal: `exec → READY, ${workers} workers`, sockrun: `${fmtNum(sock)} ms`, anchor: `${fmtNum(anchor)} ms (Node cluster)`,
+      target: `≤ ${GOAL_RATIO}× the anchor`, value: `${(sock / anchor).toFixed(2)}×`, met: sock / anchor <= GOAL_RATIO,
+    });
+  }
   return {
     samples,
     tables: [{ title: 'Startup', md: t.join('\n') }],
     notes: [`${reps} rep(s), interleaved; median (min–max). On ${require('os').cpus().length} cores, 16 workers boot in turns.`],
+    goals,
   };
 }
 

@@ -166,6 +166,24 @@ function tables(samples, order) {
 
 const ORDER = ['single', 'cluster-rr', 'cluster-none', 'pm2', 'sockrun'];
 
+/** Goal (issue 16): sockrun's master idle RSS at most 1.15× a cluster primary's (2 workers); under load shown beside it. */
+const GOAL_RSS_RATIO = 1.15;
+
+function rssGoals(samples) {
+  const of = (c, f) => samples.filter((s) => s.workers === 2 && s.contender === c).map(f);
+  const goals = [];
+  for (const [what, f, agg] of [['idle', (s) => s.masterRssIdle, 'median'], ['under load (max)', (s) => s.masterRssPeak, 'max']]) {
+    const sock = summary(of('sockrun', f))[agg];
+    const anchor = summary(of('cluster-rr', f))[agg];
+    if (!Number.isFinite(sock) || !Number.isFinite(anchor)) continue;
+    goals.push({
+      goal: `master RSS ${what}, 2 workers`, sockrun: fmtBytes(sock), anchor: `${fmtBytes(anchor)} (cluster primary)`,
+      target: what === 'idle' ? `≤ ${GOAL_RSS_RATIO}× the anchor` : 'reported', value: `${(sock / anchor).toFixed(2)}×`, met: what === 'idle' ? sock / anchor <= GOAL_RSS_RATIO : undefined,
+    });
+  }
+  return goals;
+}
+
 async function run(ctx) {
   // The 2-worker block is the headline and gets every rep; 1 worker and "auto" (which is 2 again
   // on a 2-core machine) get 3, to keep the full run under 15 minutes. --quick: 2 workers only,
@@ -191,7 +209,7 @@ async function run(ctx) {
     '"other load": CPU that other processes on the machine used during the samples (median, in cores of the machine\'s ' + require('os').cpus().length + '); above ~0.2 the figures are disturbed.',
     '"busiest worker share": the share of requests the busiest worker served (50% is perfectly even with 2 workers).',
   ];
-  return { samples, tables: tables(samples, ORDER), notes };
+  return { samples, tables: tables(samples, ORDER), notes, goals: rssGoals(samples) };
 }
 
 module.exports = { name: 'throughput', title: 'Throughput, latency, master cost, fairness', run, SHAPES };
