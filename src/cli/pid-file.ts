@@ -24,7 +24,11 @@ export function writePidFile(file: string): () => void {
     fs.writeFileSync(temp, `${process.pid}\n`);
     fs.renameSync(temp, file);
   } catch (err) {
-    fs.rmSync(temp, { force: true });
+    try {
+      fs.unlinkSync(temp);
+    } catch {
+      // never written
+    }
     throw new SockrunError('SOCKRUN_ERR_PATH', `--pid-file ${file}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   return () => {

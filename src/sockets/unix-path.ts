@@ -76,10 +76,11 @@ const MAX_UNIX_PATH = 107;
  * Why not bind `p` itself: libuv remembers the path it bound and unlinks it when the handle is
  * closed, whatever is at that path by then (another instance's socket, someone's file). A socket
  * bound at a temporary name and linked to `p` leaves libuv only the temporary name to unlink,
- * which is gone by then.
+ * which is gone by then. The cost: the kernel keeps the name a socket was bound at, so `ss -x`
+ * and getsockname() show `.app.sock.1a2b3c4d` beside `app.sock`.
  */
 export function temporaryName(p: string): string | undefined {
-  const name = path.join(path.dirname(p), `.sockrun-${process.pid.toString(36)}-${crypto.randomBytes(4).toString('hex')}`);
+  const name = path.join(path.dirname(p), `.${path.basename(p)}.${crypto.randomBytes(4).toString('hex')}`);
   return Buffer.byteLength(name) <= MAX_UNIX_PATH ? name : undefined;
 }
 
