@@ -140,6 +140,21 @@ function rssBytes(pid) {
   }
 }
 
+/**
+ * Memory only this process uses (Private_Clean + Private_Dirty of /proc/<pid>/smaps_rollup), in
+ * bytes, or NaN. RSS also counts the pages of the node binary it shares with every other node
+ * process; this does not.
+ */
+function privateBytes(pid) {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kb = (k) => Number((new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text) || [])[1]);
+    return (kb('Private_Clean') + kb('Private_Dirty')) * 1024;
+  } catch {
+    return NaN;
+  }
+}
+
 /** CPU seconds all cores spent busy since boot (/proc/stat: user nice system irq softirq steal). */
 function systemBusySeconds() {
   try {
@@ -268,6 +283,6 @@ async function waitFor(fn, { timeoutMs = 15000, intervalMs = 10, what = 'conditi
 }
 
 module.exports = {
-  CLK_TCK, start, run, children, tree, cpuSeconds, rssBytes, systemBusySeconds, selfAndReapedSeconds, alive, signal, killTree, stop, killAll,
+  CLK_TCK, start, run, children, tree, cpuSeconds, rssBytes, privateBytes, systemBusySeconds, selfAndReapedSeconds, alive, signal, killTree, stop, killAll,
   sleep, within, now, waitFor, started, mkdtemp, rmTemp, busyCores, quietGate,
 };

@@ -21,6 +21,7 @@ import { Transport, TokenFile, authorize } from './auth';
 import { Check, ProbeKind, probeAnswer, singleCheckAnswer } from './checks';
 import { ECV_PATH, ecvAnswer, ecvHeaders, localIp } from './ecv-format';
 import type { Readiness } from './readiness';
+import { ByteBudget } from './scrape-budget';
 import { Handler, LIMITS } from './server';
 import type { StatusReport } from './status';
 import { statusPage } from './status-page';
@@ -39,6 +40,11 @@ export const MAX_CONCURRENT_SCRAPES = 16;
  * scrape_timeout, after which no Prometheus is still reading it.
  */
 export const SCRAPE_WRITE_TIMEOUT_MS = 10_000;
+/**
+ * Bytes of /metrics written per second at most (scrape-budget.ts); a scrape beyond it is
+ * answered 503 at once. A Prometheus server scraping a 1 MB body every 15 s uses 0.2 % of it.
+ */
+export const SCRAPE_BYTES_PER_SECOND = 32 * 1024 * 1024;
 /** At most one warning a second about refused requests: a flood of bad tokens must not flood the log. */
 const WARN_EVERY_MS = 1000;
 
@@ -67,7 +73,7 @@ export function adminHandler(ctx: RouteContext): Handler {
   for (const kind of PROBES) {
     routes.set(`/${kind}`, { methods: READ, handle: (req, res, q) => probe(ctx, kind, req, res, q) });
   }
-  const scrapes = { active: 0 };
+  const scrapes = { active: 0, budget: new ByteBudget(SCRAPE_BYTES_PER_SECOND) };
   routes.set('/metrics', { methods: READ, handle: (req, res) => metrics(ctx, scrapes, req, res) });
   routes.set(ECV_PATH, { methods: READ, handle: (req, res) => ecv(ctx, req, res) });
   routes.set('/', {
@@ -140,7 +146,7 @@ function probe(ctx: RouteContext, kind: ProbeKind, req: IncomingMessage, res: Se
   send(req, res, answer.status, answer.body);
 }
 
-async function metrics(ctx: RouteContext, scrapes: { active: number }, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function metrics(ctx: RouteContext, scrapes: { active: number; budget: ByteBudget }, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (scrapes.active >= MAX_CONCURRENT_SCRAPES) {
     return send(req, res, 503, `more than ${MAX_CONCURRENT_SCRAPES} scrapes at once; try again\n`, { 'retry-after': '1' });
   }
@@ -157,11 +163,15 @@ async function metrics(ctx: RouteContext, scrapes: { active: number }, req: Inco
     const scrape = await Promise.race([ctx.metrics.render(req.headers.accept), deadline]);
     if (res.destroyed) return;
     if (!scrape) return send(req, res, 503, `metrics not rendered within ${METRICS_DEADLINE_MS} ms\n`);
+    const length = scrape.body.reduce((n, b) => n + b.length, 0);
+    if (req.method !== 'HEAD' && !scrapes.budget.take(length)) {
+      return send(req, res, 503, 'too many scrape bytes this second; try again\n', { 'retry-after': '1' });
+    }
     res.writeHead(200, {
       'content-type': scrape.contentType,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
-      'content-length': scrape.body.reduce((n, b) => n + b.length, 0),
+      'content-length': length,
     });
     // The render's own Buffers, for every client: a stalled reader pins them, it copies nothing.
     res.cork();

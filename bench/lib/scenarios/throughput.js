@@ -99,6 +99,7 @@ async function runBlock(ctx, workers, names) {
     await proc.sleep(idleSeconds * 1000);
     for (const [k, inst] of insts.entries()) {
       inst.idleRss = proc.rssBytes(inst.masterPid);
+      inst.idlePrivate = proc.privateBytes(inst.masterPid);
       inst.idleCpuPerS = (proc.cpuSeconds(inst.masterPid) - idle0[k]) / idleSeconds;
     }
     const samples = [];
@@ -127,6 +128,7 @@ async function runBlock(ctx, workers, names) {
     for (const inst of insts) {
       for (const s of samples.filter((x) => x.contender === inst.name)) {
         s.masterRssIdle = inst.idleRss;
+        s.masterPrivateIdle = inst.idlePrivate;
         s.masterIdleCpuPerS = inst.idleCpuPerS;
       }
     }
@@ -170,14 +172,14 @@ const ORDER = ['single', 'cluster-rr', 'cluster-none', 'pm2', 'sockrun'];
 const GOAL_RSS_RATIO = 1.15;
 
 function rssGoals(samples) {
-  const of = (c, f) => samples.filter((s) => s.workers === 2 && s.contender === c).map(f);
+  const of = (c, f) => samples.filter((s) => String(s.workers) === '2' && s.contender === c).map(f);
   const goals = [];
-  for (const [what, f, agg] of [['idle', (s) => s.masterRssIdle, 'median'], ['under load (max)', (s) => s.masterRssPeak, 'max']]) {
+  for (const [what, f, agg] of [['idle', (s) => s.masterRssIdle, 'median'], ['under load (max)', (s) => s.masterRssPeak, 'max'], ['private (USS) idle', (s) => s.masterPrivateIdle, 'median']]) {
     const sock = summary(of('sockrun', f))[agg];
     const anchor = summary(of('cluster-rr', f))[agg];
     if (!Number.isFinite(sock) || !Number.isFinite(anchor)) continue;
     goals.push({
-      goal: `master RSS ${what}, 2 workers`, sockrun: fmtBytes(sock), anchor: `${fmtBytes(anchor)} (cluster primary)`,
+      goal: what.startsWith('private') ? `master memory ${what}, 2 workers` : `master RSS ${what}, 2 workers`, sockrun: fmtBytes(sock), anchor: `${fmtBytes(anchor)} (cluster primary)`,
       target: what === 'idle' ? `≤ ${GOAL_RSS_RATIO}× the anchor` : 'reported', value: `${(sock / anchor).toFixed(2)}×`, met: what === 'idle' ? sock / anchor <= GOAL_RSS_RATIO : undefined,
     });
   }
