@@ -79,10 +79,13 @@ export class AppService {
     return JSON.parse(stdout.trim().split('\n').pop()!);
   }
 
-  /** Worker pids = the master's children. */
+  /**
+   * Worker pids: the master's children that run sockrun's worker preload. Not every child: without
+   * unix-dgram the master also runs systemd-notify for a moment now and then.
+   */
   async workerPids(masterPid: string): Promise<number[]> {
-    const { stdout } = await this.sd.exec(['ps', '-o', 'pid=', '--ppid', masterPid], { allowFailure: true });
-    return stdout.split('\n').map((l) => Number(l.trim())).filter(Boolean);
+    const { stdout } = await this.sd.exec(['ps', '-o', 'pid=,args=', '--ppid', masterPid], { allowFailure: true });
+    return stdout.split('\n').filter((l) => l.includes('/worker/preload.js')).map((l) => Number(l.trim().split(/\s+/)[0])).filter(Boolean);
   }
 
   show(...properties: string[]): Promise<Record<string, string>> {
