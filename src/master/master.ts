@@ -14,10 +14,11 @@ import { HeldSocket, releaseSocket, socketInfo } from '../sockets/hold';
 import { SharedSockets } from '../sockets/shared';
 import { LifecycleEvent, MasterState, transition } from './lifecycle';
 import { backoffMs, countFailure, plan } from './plan';
-import { jitterLimits, recycleReason } from './recycle';
+import { jitterLimits } from './recycle';
+import { due } from './supervise';
 import { Generations } from './generations';
 import { Release, resolveRelease } from './release';
-import { abortReason, describeFailure, settled } from './rollout';
+import { abortReason, describeFailure } from './rollout';
 import { MasterSnapshot, buildSnapshot } from './snapshot';
 import { ControlResult, MasterEvent, MasterOptions } from './types';
 import { DrainReason, ExitReason, WorkerHandle, workerEnvironment } from './worker-handle';
@@ -333,25 +334,26 @@ export class Master extends EventEmitter {
   private onTick(): void {
     const now = Date.now();
     this.lastTickAt = now;
-    const { hangTimeoutMs, bootTimeoutMs, gracefulTimeoutMs, settleMs } = this.options;
+    const { log, bootTimeoutMs, gracefulTimeoutMs } = this.options;
+    const deadlines = { ...this.options, mayRecycle: this.state !== 'DRAINING' && this.state !== 'STARTING' };
     for (const w of this.liveWorkers()) {
-      if (settled(w, now, settleMs) && !w.gated) this.settle(w);
-      if (w.stage === 'SPAWNED' && bootTimeoutMs > 0 && now - w.spawnedAt > bootTimeoutMs) {
-        this.options.log.warn({ worker: w.id, workerPid: w.pid, bootTimeoutMs }, 'worker did not listen in time; killing it');
+      const d = due(w, now, deadlines);
+      if (!d) continue;
+      const who = { worker: w.id, workerPid: w.pid };
+      if (d.kind === 'settled') this.settle(w);
+      else if (d.kind === 'boot-timeout') {
+        log.warn({ ...who, bootTimeoutMs }, 'worker did not listen in time; killing it');
         w.bootError ??= `did not listen within ${bootTimeoutMs} ms${this.shared.bootHint(w.pid)}`;
         w.kill('boot_timeout', KILL_GRACE_MS);
-      } else if ((w.stage === 'LISTENING' || w.stage === 'SETTLING') && hangTimeoutMs > 0 && now - w.lastPingAt > hangTimeoutMs) {
-        this.options.log.warn({ worker: w.id, workerPid: w.pid, reason: 'hang', silentMs: now - w.lastPingAt }, 'worker event loop blocked; killing it');
+      } else if (d.kind === 'hang') {
+        log.warn({ ...who, reason: 'hang', silentMs: d.silentMs }, 'worker event loop blocked; killing it');
         w.kill('hang', KILL_GRACE_MS);
-      } else if (w.stage === 'LISTENING' && w.recycleDue === undefined && this.state !== 'DRAINING' && this.state !== 'STARTING') {
-        const reason = recycleReason(w.stats, now - w.spawnedAt, w.limits);
-        if (reason) {
-          w.recycleDue = reason;
-          this.options.log.info({ worker: w.id, workerPid: w.pid, reason }, 'worker due for recycling');
-          this.emit('recycle', w, reason);
-        }
-      } else if (w.stage === 'DRAINING' && w.drainStartedAt !== undefined && now - w.drainStartedAt > gracefulTimeoutMs) {
-        this.options.log.warn({ worker: w.id, workerPid: w.pid, gracefulTimeoutMs }, 'worker still busy at the graceful timeout; killing it');
+      } else if (d.kind === 'recycle') {
+        w.recycleDue = d.reason;
+        log.info({ ...who, reason: d.reason }, 'worker due for recycling');
+        this.emit('recycle', w, d.reason);
+      } else {
+        log.warn({ ...who, gracefulTimeoutMs }, 'worker still busy at the graceful timeout; killing it');
         if (this.state === 'DRAINING') this.forcedKill = true;
         w.kill(w.drainReason ?? 'shutdown', 0);
       }
