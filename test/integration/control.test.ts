@@ -113,12 +113,12 @@ describe('the control socket: a private place, trusted only if it is the master\
 describe('control commands answer with their own exit codes', () => {
   test('sockrun reload while the master is still starting: exit 14, not 11 ("rollout aborted")', async () => {
     const pidFile = path.join(shared, 'app.pid');
-    const s = new Sockrun(['-w', '1', '-l', '127.0.0.1:0', '--pid-file', pidFile, slowBoot], { env: { BOOT_DELAY_MS: '3000' } });
+    const s = new Sockrun(['-w', '1', '-l', '127.0.0.1:0', '--pid-file', pidFile, slowBoot], { env: { BOOT_DELAY_MS: '60000' } });
     await eventually(() => fs.existsSync(pidFile), 15_000, 'the pid file');
     const r = await control(['reload', '--pid-file', pidFile]);
     expect(r.code).toBe(ExitCode.NOT_READY);
     expect(r.stderr.trim()).toBe('sockrun reload: reload ignored while STARTING');
-    await s.ready();
+    expect(s.lines.some((l) => l.msg === 'ready')).toBe(false);
   });
 
   test('sockrun shutdown exits with the master\'s exit code: 9 when the drain had to kill (before: 0)', async () => {
