@@ -35,7 +35,7 @@ describe('the command line without yargs', () => {
   test.each([
     [['--help']], [['-h']], [['--version']], [['--bogus', 'app.js']], [['-x', 'app.js']], [['-w2', 'app.js']],
     [['--workers']], [['--workers', '--listen', '8080', 'app.js']], [['--log-level', 'loud', 'app.js']],
-    [['--ecv-control', 'false', 'app.js']], [['--ecv-control=false', 'app.js']], [['-w', '2', '-w', '3', 'app.js']],
+    [['--ecv-control', 'false', 'app.js']], [['--ecv-control', 'true', 'app.js']], [['--ecv-control=false', 'app.js']], [['-w', '2', '-w', '3', 'app.js']],
     [['--listen=', 'app.js']], [['--config', 'a', '--config', 'b', 'app.js']],
   ])('%j is left to yargs', (args) => {
     expect(parseRunArgs(args)).toBeUndefined();
