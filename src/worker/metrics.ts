@@ -77,17 +77,17 @@ export class MetricsPusher {
     return run;
   }
 
+  /** Never rejects: whatever goes wrong in the app's registry is reported, never thrown into the app's process. */
   private async pushNow(kind: 'delta' | 'full' | 'final'): Promise<void> {
     // The first push is full by nature: nothing was sent before it.
     const full = kind !== 'delta' || this.pushes === 0;
-    let families: unknown[];
+    let delta: { changed: unknown[]; removed: string[] };
     try {
-      families = await this.collect();
+      delta = diffFamilies(this.sent, await this.collect(), full);
     } catch (err) {
       this.send({ type: 'sockrun:metrics-push', seq: ++this.pushes, full: false, families: [], removed: [], error: String((err as Error)?.message ?? err) });
       return;
     }
-    const delta = diffFamilies(this.sent, families, full);
     this.send({ type: 'sockrun:metrics-push', seq: ++this.pushes, full, families: delta.changed, removed: delta.removed, ...(kind === 'final' ? { final: true } : {}) });
   }
 }
@@ -98,21 +98,23 @@ export class MetricsPusher {
  * what sending would cost anyway, and sends a family only when one of its values changed.
  */
 export function diffFamilies(sent: Map<string, string>, families: unknown[], full: boolean): { changed: unknown[]; removed: string[] } {
-  const changed: unknown[] = [];
-  const seen = new Set<string>();
+  // Everything that can throw (a value JSON cannot write) comes before `sent` is touched: a
+  // failed push leaves it as the master knows it.
+  const now = new Map<string, { family: unknown; json: string }>();
   for (const f of Array.isArray(families) ? families : []) {
     const name = (f as { name?: unknown } | null)?.name;
-    if (typeof name !== 'string' || seen.has(name)) continue;
-    seen.add(name);
-    const json = JSON.stringify(f);
+    if (typeof name === 'string' && !now.has(name)) now.set(name, { family: f, json: JSON.stringify(f) });
+  }
+  const changed: unknown[] = [];
+  for (const [name, { family, json }] of now) {
     if (full || sent.get(name) !== json) {
-      changed.push(f);
+      changed.push(family);
       sent.set(name, json);
     }
   }
   const removed: string[] = [];
   for (const name of sent.keys()) {
-    if (seen.has(name)) continue;
+    if (now.has(name)) continue;
     sent.delete(name);
     removed.push(name);
   }

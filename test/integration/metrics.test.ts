@@ -79,7 +79,7 @@ describe('GET /metrics', () => {
   });
 
   test('no counter goes backwards when a worker is killed, crashes or is replaced, scrape after scrape', async () => {
-    const { s, port, admin } = await start(['-w', '2', '--ping-interval', '100ms']);
+    const { s, port, admin } = await start(['-w', '2', '--ping-interval', '100ms', '--metrics-interval', '100ms']);
     let before = cumulativeSamples((await scrape(admin)).body);
     const check = async () => {
       const after = cumulativeSamples((await scrape(admin)).body);

@@ -63,6 +63,22 @@ describe('a worker pushes what changed', () => {
     ]);
   });
 
+  test('a registry JSON cannot write is a failed push, reported, never thrown into the app; the next push is a delta against the last good one', async () => {
+    const pushes: MetricsPush[] = [];
+    let families: unknown[] = [fam('a_total', 1), fam('b_total', 1)];
+    const pusher = new MetricsPusher(async () => families, (m) => pushes.push(m));
+    await pusher.push('delta');
+    families = [fam('a_total', 2), { ...fam('b_total', 1), values: [{ value: 10n, labels: {} }] }];
+    await expect(pusher.push('delta')).resolves.toBeUndefined();
+    families = [fam('a_total', 2), fam('b_total', 1)];
+    await pusher.push('delta');
+    expect(pushes.map(({ seq, families: f, error }) => ({ seq, names: f.map((x) => (x as { name: string }).name), failed: typeof error === 'string' }))).toEqual([
+      { seq: 1, names: ['a_total', 'b_total'], failed: false },
+      { seq: 2, names: [], failed: true },
+      { seq: 3, names: ['a_total'], failed: false },
+    ]);
+  });
+
   test('one collection at a time: a periodic push due meanwhile is skipped, an asked-for one follows', async () => {
     let release!: () => void;
     let calls = 0;
