@@ -100,7 +100,7 @@ describe('GET /metrics', () => {
     await requests(port, 20);
     await sleep(250);
     await check();
-    // The app's counts arrive with the workers' pushes: at most one --metrics-interval (1 s) late.
+    // The app's counts arrive with the workers' pushes: at most one --metrics-interval late.
     const body = await eventually(async () => {
       const b = (await scrape(admin)).body;
       return (sample(b, 'app_requests_total{path="/"}') ?? 0) >= 20 && (sample(b, 'sockrun_requests_total') ?? 0) >= 40 ? b : '';
