@@ -288,11 +288,11 @@ export class Master extends EventEmitter {
   /** The app closed its servers outside a drain: it serves nothing any more (issue 12 §2). */
   private onStoppedServing(w: WorkerHandle): void {
     if (w.stage !== 'SETTLING' && w.stage !== 'LISTENING') return;
-    const failure = describeFailure({ ...w, code: null, signal: null, stoppedServing: true }, Date.now());
-    this.options.log.warn({ worker: w.id, workerPid: w.pid, generation: w.generation }, `worker ${failure}; replacing it`);
+    const casualty = { ...w, code: null, signal: null, error: undefined, stoppedServing: true };
+    this.options.log.warn({ worker: w.id, workerPid: w.pid, generation: w.generation }, `worker ${describeFailure(casualty, Date.now())}; replacing it`);
     w.bootError ??= 'stopped serving (its server closed)';
     w.drain('closed');
-    this.failed({ ...w, code: null, signal: null, error: undefined, stoppedServing: true });
+    this.failed(casualty);
   }
 
   private onWorkerExit(w: WorkerHandle, code: number | null, signal: NodeJS.Signals | null): void {

@@ -10,7 +10,7 @@ import { MasterMessage, SocketInfo, WorkerEnv, WorkerMessage, WorkerStats, isMas
 import { configureDrain, connectionStats, drainConnections, exitNow, isDraining, observe, onShutdown, ownListener } from './drain';
 import { releaseChannel } from './channel-hold';
 import { installEcvOnAppPort } from './ecv';
-import { SELF_CHECK, selfCheck } from './self-check';
+import { selfCheck } from './self-check';
 import { handOverEnv, warnOnOwnCluster } from './inheritance';
 import { redirectListen } from './listen';
 import { installWorkerMetrics } from './metrics';

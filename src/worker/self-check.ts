@@ -12,7 +12,12 @@ import * as https from 'node:https';
 import { Duplex } from 'node:stream';
 
 /** Marks a connection that is a self-check, so the runtime does not count it. */
-export const SELF_CHECK = Symbol.for('sockrun.self-check');
+const SELF_CHECK = Symbol.for('sockrun.self-check');
+
+/** True for the in-memory connection of a self-check: the master's rollout check, not a client. */
+export function isSelfCheck(socket: unknown): boolean {
+  return Boolean(socket && (socket as Record<symbol, unknown>)[SELF_CHECK]);
+}
 
 /** One end of an in-memory connection; writes appear on the peer. */
 class Pipe extends Duplex {

@@ -12,7 +12,7 @@ import { goaway, isHttp2Server, observeHttp2 } from './http2';
 import { idleAction, sweepEveryMs } from './idle';
 import { CONN, Conn, ConnKind, noteActivity, ServerState, state } from './state';
 import { isUpgraded } from './upgraded';
-import { SELF_CHECK } from '../self-check';
+import { isSelfCheck } from '../self-check';
 
 /** Starts observing `server` (a server the app listens with on an inherited socket). Idempotent. */
 export function observe(server: net.Server): void {
@@ -30,7 +30,7 @@ export function observe(server: net.Server): void {
   // before the server's own listener starts an HTTP/2 session on it (http2.ts reads it there).
   const isTls = typeof (server as Partial<tls.Server>).setSecureContext === 'function';
   server.prependListener('connection', (socket: net.Socket) => {
-    if ((socket as unknown as Record<symbol, unknown>)[SELF_CHECK]) return; // the master's rollout check, not a client
+    if (isSelfCheck(socket)) return;
     state.stats.connectionsTotal++;
     state.stats.connectionsActive++;
     socket.once('close', () => state.stats.connectionsActive--);

@@ -5,7 +5,7 @@
  * flight carry `Connection: close` and their connection ends after them; idle keep-alive
  * connections are ended by the sweep (idle.ts).
  */
-import { SELF_CHECK } from '../self-check';
+import { isSelfCheck } from '../self-check';
 import * as dc from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as net from 'node:net';
@@ -33,7 +33,7 @@ function onRequestStart(message: unknown): void {
   const { request, response, socket, server } = message as RequestStart;
   // Other servers of the app (an internal one on its own address) are not ours to count or drain;
   // ECV probes answered on the app port are not requests either (worker/ecv.ts).
-  if (!state.servers.has(server) || isEcvProbe(request) || (socket as unknown as Record<symbol, unknown>)[SELF_CHECK]) return;
+  if (!state.servers.has(server) || isEcvProbe(request) || isSelfCheck(socket)) return;
   state.stats.requestsTotal++;
   const c = connOf(socket);
   if (!c) return;
