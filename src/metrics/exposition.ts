@@ -90,13 +90,23 @@ export function join(chunks: string[], format: Format): string {
   return `${chunks.join(SEPARATOR[format])}${TRAILER[format]}`;
 }
 
+/**
+ * Label text by labels object: the app's series keep one labels object for as long as the master
+ * runs (metrics/app.ts), so each is escaped and written once, not at every render.
+ */
+const labelText = new WeakMap<object, string>();
+
 function labels(s: Sample): string {
-  let out = '';
+  let out = labelText.get(s.labels);
+  if (out !== undefined) return out;
+  out = '';
   for (const k in s.labels) {
     const v = s.labels[k];
     out += `${out ? ',' : ''}${k}="${typeof v === 'string' ? escape(v).replace(/"/g, '\\"') : v}"`;
   }
-  return out ? `{${out}}` : '';
+  out = out ? `{${out}}` : '';
+  labelText.set(s.labels, out);
+  return out;
 }
 
 function escape(text: string): string {

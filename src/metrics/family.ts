@@ -58,19 +58,23 @@ export function parseFamilies(raw: unknown): MetricFamily[] {
   return families;
 }
 
-const keyOf = new WeakMap<Sample, string>();
-
 /**
- * The key of one series within a family: its sample name and its labels, in sorted order.
- * Remembered per sample object (a sample belongs to one family, and its labels never change):
- * a 20,000-series push is keyed once, not again at every render.
+ * The key of one series within a family: its sample name and its labels, in sorted order, each
+ * value prefixed with its length (unambiguous whatever a value holds). Computed once for every
+ * series a worker pushes, so it is kept cheap: no sort when the labels are in order already.
  */
 export function seriesKey(family: string, s: Sample): string {
-  let key = keyOf.get(s);
-  if (key === undefined) {
-    const names = Object.keys(s.labels).sort();
-    key = `${s.metricName ?? family}{${names.map((k) => `${k}=${JSON.stringify(String(s.labels[k]))}`).join(',')}}`;
-    keyOf.set(s, key);
+  let key = s.metricName ?? family;
+  const names = Object.keys(s.labels);
+  for (let i = 1; i < names.length; i++) {
+    if (names[i - 1] > names[i]) {
+      names.sort();
+      break;
+    }
+  }
+  for (const k of names) {
+    const v = String(s.labels[k]);
+    key += `\n${k}=${v.length}:${v}`;
   }
   return key;
 }

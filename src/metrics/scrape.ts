@@ -89,7 +89,7 @@ export class Scrape implements MetricsRenderer {
       this.lastWarnAt = this.now();
       this.log.warn({ workers: fresh.serving, missing: fresh.missing, reasons: fresh.reasons }, 'metrics scrape partial: workers missing keep their previous values');
     }
-    const own = await this.own.families(this.now());
+    const own = await this.own.families();
     const ids = new Set(own.map((f) => familyId(f, format)));
     const ownText = expose(own, format).body;
     const body: Buffer[] = [Buffer.from(ownText.slice(0, ownText.length - TRAILER[format].length))];

@@ -199,3 +199,80 @@ describe('pinged totals (connections, requests)', () => {
     expect(ledger.total('requestsTotal')).toBe(20);
   });
 });
+
+describe('incremental totals (a push adds what it carries; a render sums nothing)', () => {
+  /** The rule written out the slow way: retired values plus each live worker's last values. */
+  class Reference {
+    retired = new Map<string, number>();
+    live = new Map<number, Map<string, number>>();
+    push(w: number, values: Map<string, number>): void {
+      const before = this.live.get(w) ?? new Map<string, number>();
+      for (const [k, v] of before) if (!values.has(k) || values.get(k)! < v) this.retired.set(k, (this.retired.get(k) ?? 0) + v);
+      this.live.set(w, values);
+    }
+    exit(w: number): void {
+      this.push(w, new Map());
+      this.live.delete(w);
+    }
+    total(k: string): number {
+      let t = this.retired.get(k) ?? 0;
+      for (const m of this.live.values()) t += m.get(k) ?? 0;
+      return t;
+    }
+  }
+
+  test('random pushes, resets, removed series and exits: always the slow sum, and never lower than the last scrape', () => {
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 48271) % 2147483647) % n);
+    const app = new AppMetrics();
+    const ref = new Reference();
+    const workers = new Map<number, { seq: number; values: Map<string, number> }>();
+    const shown = new Map<string, number>();
+    let next = 0;
+    for (let step = 0; step < 3000; step++) {
+      if (workers.size < 4 && rnd(10) === 0) workers.set(next++, { seq: 0, values: new Map() });
+      const ids = [...workers.keys()];
+      if (ids.length === 0) continue;
+      const id = ids[rnd(ids.length)];
+      const w = workers.get(id)!;
+      if (rnd(40) === 0) {
+        app.retire(id);
+        ref.exit(id);
+        workers.delete(id);
+        continue;
+      }
+      for (const path of ['/a', '/b', '/c']) {
+        const r = rnd(20);
+        if (r === 0) w.values.delete(path); // the app removed the series
+        else if (r === 1) w.values.set(path, rnd(3)); // reset
+        else if (r < 12) w.values.set(path, (w.values.get(path) ?? 0) + rnd(5));
+      }
+      const family: MetricFamily = {
+        name: 'app_requests_total', help: 'Requests.', type: 'counter', aggregator: 'sum',
+        values: [...w.values].map(([path, v]) => ({ value: v, labels: { path } })),
+      };
+      app.apply(id, { families: [family], removed: [], full: true }, ++w.seq);
+      ref.push(id, new Map(w.values));
+      for (const path of ['/a', '/b', '/c']) {
+        const got = value(app, 'app_requests_total', 'app_requests_total', { path }) ?? 0;
+        expect(got).toBe(ref.total(path));
+        expect(got).toBeGreaterThanOrEqual(shown.get(path) ?? 0);
+        shown.set(path, got);
+      }
+    }
+  });
+
+  test('a histogram _sum that grows by fractions never goes down over many pushes', () => {
+    const app = new AppMetrics();
+    let sum = 0;
+    let last = 0;
+    for (let seq = 1; seq <= 2000; seq++) {
+      sum += 0.1 + (seq % 7) * 0.013;
+      app.update(1, [histogram([seq, seq, seq], sum)], seq);
+      const now = value(app, 'app_seconds', 'app_seconds_sum')!;
+      expect(now).toBeGreaterThanOrEqual(last);
+      expect(Math.abs(now - sum)).toBeLessThan(1e-9 * sum);
+      last = now;
+    }
+  });
+});
