@@ -476,7 +476,8 @@ export class Master extends EventEmitter {
 }
 
 function describe(s: HeldSocket): string {
-  return `${s.name}=${s.kind === 'unix' ? `unix:${s.path}` : `${s.host}:${s.port}`} (${s.source})`;
+  // An inherited unix socket from another network namespace has no known path (sockets/inherited.ts).
+  return `${s.name}=${s.kind === 'unix' ? `unix:${s.path ?? '(path unknown)'}` : `${s.host}:${s.port}`} (${s.source})`;
 }
 
 export type { ExitReason, MasterSnapshot, ControlResult, MasterEvent, MasterOptions };

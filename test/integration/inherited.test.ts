@@ -73,7 +73,7 @@ d('a socket from the host\'s network namespace, handed to a service in its own (
       await eventually(() => connectable({ path: sock }), 5000, 'systemd-socket-activate listening');
       expect((await request({ socketPath: sock }, '/')).status).toBe(200);
       await eventually(() => out().includes('"msg":"ready"'), 15_000, `ready; output:\n${out()}`);
-      expect(out()).toContain('(systemd fd 3)');
+      expect(out()).toContain('http=unix:(path unknown) (systemd fd 3)');
     } finally {
       expect(await stop(child)).toBe(0);
       fs.rmSync(dir, { recursive: true, force: true });
