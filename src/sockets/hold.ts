@@ -14,7 +14,6 @@
  * From then on the socket stays in LISTEN for as long as the master holds the fd, even with
  * every worker dead.
  */
-import * as dns from 'node:dns/promises';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -77,7 +76,9 @@ export async function bindAll(
 async function resolveHosts(address: ListenAddress): Promise<(string | undefined)[]> {
   if (address.kind === 'unix' || address.host === undefined || net.isIP(address.host)) return [address.kind === 'tcp' ? address.host : undefined];
   try {
-    return (await dns.lookup(address.host, { all: true })).map((a) => a.address);
+    // Loaded only for a host name (~2 ms of start-up otherwise).
+    const dns = require('node:dns') as typeof import('node:dns');
+    return (await dns.promises.lookup(address.host, { all: true })).map((a) => a.address);
   } catch (err) {
     throw new SockrunError('SOCKRUN_ERR_BIND', `--listen ${formatAddress(address)}: cannot resolve ${address.host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
