@@ -39,7 +39,7 @@ export function findMaster(t: Target): { pid: number; socketPath: string } {
     if (why === undefined) return { pid, socketPath };
     if (why !== 'missing') distrust ??= `${socketPath} ${why}`;
   }
-  if (distrust) throw new SockrunError('SOCKRUN_ERR_CONTROL', `not talking to ${distrust}`);
+  if (distrust) throw new SockrunError('SOCKRUN_ERR_CONTROL', `cannot use the control socket: ${distrust}`);
   throw new SockrunError('SOCKRUN_ERR_NO_MASTER', `process ${pid} is not a sockrun master (no control socket ${candidates.join(' or ')})`);
 }
 
@@ -48,8 +48,9 @@ function untrusted(p: string, uid: number, explicit: boolean): string | undefine
   let st: fs.Stats;
   try {
     st = fs.lstatSync(p);
-  } catch {
-    return 'missing';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EACCES' ? `is out of this user's reach (EACCES; the master runs as uid ${uid})` : 'missing';
   }
   if (!st.isSocket()) return 'is not a socket';
   if (st.uid !== uid) return `belongs to uid ${st.uid}, not to the master's user (uid ${uid})`;

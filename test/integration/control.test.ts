@@ -73,7 +73,7 @@ describe('the control socket: a private place, trusted only if it is the master\
       const told = await control(['reload', '--pid', String(s.pid), '--control-socket', path.join(shared, `sockrun-${s.pid}.sock`)], env);
       expect(told.code).toBe(ExitCode.CONTROL_FAILED);
       expect(told.stderr.trim().split('\n')).toHaveLength(1);
-      expect(told.stderr).toMatch(/not talking to .* belongs to uid 65534, not to the master's user \(uid 0\)/);
+      expect(told.stderr).toMatch(/^sockrun: cannot use the control socket: .* belongs to uid 65534, not to the master's user \(uid 0\)$/m);
     } finally {
       fs.rmSync(runtime, { recursive: true, force: true });
     }
