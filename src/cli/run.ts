@@ -18,6 +18,7 @@ import { releaseSocket } from '../sockets/hold';
 import { controlSocketForMaster } from '../control/paths';
 import { startControlServer } from '../control/server';
 import { Attachment, attachments } from './attachments';
+import { compactWhenReady } from './compact';
 import { routeSignals, signalsCaughtEarly } from './early-signals';
 import { writePidFile } from './pid-file';
 import { watchParent } from './parent-watch';
@@ -96,6 +97,8 @@ export async function startMaster(
     observe?.(master);
     const stopOnCrash = installCrashGuard(master, log);
     undo.unshift(stopOnCrash);
+    const stopCompacting = compactWhenReady(master);
+    undo.unshift(stopCompacting);
     const attached: Attachment[] = [];
     for (const attach of attachments) {
       attached.push(await attach(master, config, log));
@@ -115,6 +118,7 @@ export async function startMaster(
       control.close();
       removePidFile();
       stopOnCrash();
+      stopCompacting();
       stopParentWatch();
       return code;
     });

@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import * as util from 'node:util';
+import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 import { SockrunError, usageError } from '../errors';
 import type { SharedAddress, SocketInfo } from '../protocol';
 import { ListenAddress, findOverlap, formatAddress } from './address';
@@ -102,7 +102,7 @@ async function bindSocket(address: ListenAddress, hosts: (string | undefined)[],
       return { source: label, handle: h as RawHandle, name: name ?? 'unknown', kind: 'tcp', host: out.address, port: out.port };
     }
     if (typeof h !== 'number') h.close();
-    if (!['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes(util.getSystemErrorName(err))) break;
+    if (!['EADDRNOTAVAIL', 'EAFNOSUPPORT'].includes(getSystemErrorName(err))) break;
   }
   throw bindError(err, label);
 }
@@ -133,7 +133,7 @@ async function bindUnix(p: string, label: string, backlog: number, source: Handl
       throw pathError(result.blocked, p, label);
     }
     if (typeof h !== 'number') h.close();
-    if (temp !== undefined || util.getSystemErrorName(err) !== 'EADDRINUSE' || attempt > 0) throw bindError(err, label);
+    if (temp !== undefined || getSystemErrorName(err) !== 'EADDRINUSE' || attempt > 0) throw bindError(err, label);
     const found = await probeUnixPath(p);
     if (found.kind === 'live' || found.kind === 'other') throw pathError(found, p, label);
     if (found.kind === 'stale') unlinkIfOurs(found.identity);
@@ -166,7 +166,7 @@ export function listenUnpolled(h: RawHandle, backlog: number): number {
   if (err === 0) err = h.readStop();
   // A Node whose libuv no longer allows this would leave the master accepting: never run like that.
   if (err !== 0) h.close();
-  if (err !== 0) throw new Error(`cannot hold a listening socket without polling it on Node ${process.version} (${util.getSystemErrorName(err)})`);
+  if (err !== 0) throw new Error(`cannot hold a listening socket without polling it on Node ${process.version} (${getSystemErrorName(err)})`);
   return 0;
 }
 
@@ -186,16 +186,16 @@ export function bindShared(address: SharedAddress): { handle: RawHandle; host?: 
   if (address.kind === 'unix') {
     if (fs.existsSync(address.path)) return { error: 'EADDRINUSE' };
     const h = handles.unix(address.path);
-    return typeof h === 'number' ? { error: util.getSystemErrorName(h) } : { handle: h };
+    return typeof h === 'number' ? { error: getSystemErrorName(h) } : { handle: h };
   }
   const h = handles.tcp(address.host, address.port);
-  if (typeof h === 'number') return { error: util.getSystemErrorName(h) };
+  if (typeof h === 'number') return { error: getSystemErrorName(h) };
   // libuv defers EADDRINUSE from bind() to listen(); getsockname() reports it now.
   const out: SockName = {};
   const err = h.getsockname!(out);
   if (err < 0) {
     h.close();
-    return { error: util.getSystemErrorName(err) };
+    return { error: getSystemErrorName(err) };
   }
   return { handle: h, host: out.address, port: out.port };
 }
@@ -213,7 +213,7 @@ export function socketInfo(s: HeldSocket): SocketInfo {
 }
 
 function bindError(err: number, label: string): SockrunError {
-  const name = util.getSystemErrorName(err);
+  const name = getSystemErrorName(err);
   if (name === 'EADDRINUSE') return new SockrunError('SOCKRUN_ERR_PORT_BUSY', `${label}: address already in use`);
-  return new SockrunError('SOCKRUN_ERR_BIND', `${label}: cannot bind (${name}: ${util.getSystemErrorMap().get(err)?.[1] ?? ''})`);
+  return new SockrunError('SOCKRUN_ERR_BIND', `${label}: cannot bind (${name}: ${getSystemErrorMap().get(err)?.[1] ?? ''})`);
 }

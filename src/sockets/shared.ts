@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as util from 'node:util';
+import { getSystemErrorMap } from 'node:util';
 import type { Logger } from 'pino';
 import type { SharedAddress, WorkerMessage } from '../protocol';
 import { RawHandle, bindShared } from './hold';
@@ -127,7 +127,7 @@ function keyOf(a: SharedAddress): string {
 /** `address already in use` for EADDRINUSE: libuv's words, as Node's own listen errors use them. */
 function errorMessage(code: string): string {
   const errno = (os.constants.errno as Record<string, number | undefined>)[code];
-  return (errno !== undefined ? util.getSystemErrorMap().get(-errno)?.[1] : undefined) ?? code;
+  return (errno !== undefined ? getSystemErrorMap().get(-errno)?.[1] : undefined) ?? code;
 }
 
 function send(worker: ShareClient, message: unknown, handle?: RawHandle): void {

@@ -3,7 +3,6 @@
  * sockrun did not create. A path is unlinked only while it is still the inode sockrun bound, or
  * when it is a socket of this user that nobody listens on any more (a crash's leftover).
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -80,7 +79,7 @@ const MAX_UNIX_PATH = 107;
  * and getsockname() show `.app.sock.1a2b3c4d` beside `app.sock`.
  */
 export function temporaryName(p: string): string | undefined {
-  const name = path.join(path.dirname(p), `.${path.basename(p)}.${crypto.randomBytes(4).toString('hex')}`);
+  const name = path.join(path.dirname(p), `.${path.basename(p)}.${(require('node:crypto') as typeof import('node:crypto')).randomBytes(4).toString('hex')}`);
   return Buffer.byteLength(name) <= MAX_UNIX_PATH ? name : undefined;
 }
 
