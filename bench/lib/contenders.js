@@ -231,24 +231,42 @@ const sockrun = {
     if (adminPort) args.push('--admin', `127.0.0.1:${adminPort}`);
     args.push(path.join(APPS, env.BENCH_APP || 'hello.js'));
     const t0 = proc.now();
+    // With --log-level info (sockrun's default) the master's own log lines say when every worker
+    // listens and when it is READY: nothing polls it while it boots. Otherwise its control socket
+    // status is polled every 5 ms.
+    const byLog = logLevel === 'info';
+    let listened = 0;
+    let readyAt;
+    let answeringMs;
+    const onStdout = !byLog ? undefined : (d) => {
+      for (const line of d.split('\n')) {
+        if (line.includes('"msg":"worker listening"') && ++listened === n) answeringMs = proc.now() - t0;
+        if (line.includes('"msg":"ready"')) readyAt = proc.now();
+      }
+    };
     // No PORT: the app calls listen(3000) and sockrun maps it to the only socket it has.
-    const child = proc.start(process.execPath, args, { env: baseEnv({ HELLO_STATS_DIR: statsDir || '', ...env }) });
+    const child = proc.start(process.execPath, args, { env: baseEnv({ HELLO_STATS_DIR: statsDir || '', ...env }), onStdout });
     const inst = new Instance(this, child, { port, workers: n, t0, tmp });
     inst.control = (cmd) => control(ctl, cmd);
     inst.adminPort = adminPort;
     try {
-      // READY = the master says every worker listens (its control socket's status).
+      // Answering = every worker listens (SETTLING: it accepts, not yet proven); READY = every
+      // worker also stayed up for --settle (2 s by default: issue 12's listen-then-crash guard).
       await proc.waitFor(async () => {
         if (inst.exited()) throw new Error(`sockrun exited (${child.exitCode ?? child.signalCode})`);
+        if (byLog) return readyAt !== undefined;
         const r = fs.existsSync(ctl) ? await control(ctl, 'status', 1000) : null;
         const s = r && r.status;
+        const answering = s && s.workers.filter((w) => w.stage === 'SETTLING' || w.stage === 'LISTENING').length >= n;
+        if (answering && answeringMs === undefined) answeringMs = proc.now() - t0;
         return s && s.state === 'READY' && s.workersReady >= n;
-      }, { timeoutMs, intervalMs: 5, what: 'sockrun READY' });
+      }, { timeoutMs, intervalMs: byLog ? 2 : 5, what: 'sockrun READY' });
     } catch (err) {
       proc.rmTemp(tmp);
       failStart(child, 'sockrun', err);
     }
-    inst.readyMs = proc.now() - t0;
+    inst.answeringMs = answeringMs;
+    inst.readyMs = (readyAt ?? proc.now()) - t0;
     inst.reload = async () => {
       const t = proc.now();
       const r = await proc.run(process.execPath, [SOCKRUN, 'reload', '--pid', String(child.pid), '--control-socket', ctl], { timeoutMs: 120000 });

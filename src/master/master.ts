@@ -10,15 +10,16 @@ import { EventEmitter } from 'node:events';
 import { ExitCode } from '../errors';
 import { WorkerMessage, isWorkerMessage } from '../protocol';
 import { workerNodeArgs } from '../config/node-args';
-import { HeldSocket, releaseSocket, socketInfo } from '../sockets/hold';
+import { describeSocket, releaseSocket, socketInfo } from '../sockets/hold';
 import { SharedSockets } from '../sockets/shared';
 import { LifecycleEvent, MasterState, transition } from './lifecycle';
 import { backoffMs, countFailure, plan } from './plan';
 import { jitterLimits } from './recycle';
 import { due } from './supervise';
 import { Generations } from './generations';
-import { Release, resolveRelease } from './release';
 import { abortReason, describeFailure } from './rollout';
+import { Reloads } from './reloads';
+import { routeMasterSignals } from './signals';
 import { MasterSnapshot, buildSnapshot } from './snapshot';
 import { ControlResult, MasterEvent, MasterOptions } from './types';
 import { DrainReason, ExitReason, WorkerHandle, workerEnvironment } from './worker-handle';
@@ -47,15 +48,14 @@ export class Master extends EventEmitter {
   private everBooted = false;
   private failures = { failures: 0, lastAt: 0 };
   private spawnNotBefore = 0;
-  private reloadStartedAt = 0;
-  private reloadWaiters: ((r: ControlResult) => void)[] = [];
+  private readonly reloads: Reloads;
   private drainDeadline: number | undefined;
   private forcedKill = false;
   private socketsReleased = false;
   private retired = { connections: 0, requests: 0 };
   /** The app servers' own addresses, bound on demand (issue 12 item 5). */
   private readonly shared: SharedSockets;
-  private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
+  private stopSignals: () => void = () => {};
   private gate: ((w: WorkerHandle) => Promise<{ ok: boolean; message: string }>) | undefined;
   private finishResolve!: (code: number) => void;
   /** Resolves with the exit code once the master stopped (STOPPED and every worker reaped). */
@@ -67,6 +67,14 @@ export class Master extends EventEmitter {
     this.options.sockets.forEach((s, i) => (s.fd = 3 + i));
     this.generations = new Generations(options.release);
     this.shared = new SharedSockets(options.log);
+    const master = this;
+    this.reloads = new Reloads({
+      get state() {
+        return master.state;
+      },
+      move: (event) => this.move(event),
+      emit: (event, result) => this.emit(event, result),
+    }, this.generations, options.paths, options.log);
   }
 
   /** The generation the fleet runs or rolls out: new workers carry it. After an aborted reload, the last good one. */
@@ -76,15 +84,9 @@ export class Master extends EventEmitter {
 
   /** Spawns the first generation and starts handling signals. */
   start(): void {
-    if (this.options.routeSignals) this.options.routeSignals((signal) => this.enqueue({ kind: 'signal', signal }));
-    else for (const sig of ['SIGHUP', 'SIGTERM', 'SIGINT', 'SIGQUIT'] as NodeJS.Signals[]) {
-      // NO work here: only enqueue (applied in order by run()).
-      const handler = () => this.enqueue({ kind: 'signal', signal: sig });
-      this.signalHandlers.set(sig, handler);
-      process.on(sig, handler);
-    }
+    this.stopSignals = routeMasterSignals((signal) => this.enqueue({ kind: 'signal', signal }), this.options.routeSignals);
     this.ticker = setInterval(() => this.enqueue({ kind: 'tick' }), TICK_MS);
-    this.options.log.info({ state: this.state, workers: this.options.workers, sockets: this.options.sockets.map(describe) }, 'starting');
+    this.options.log.info({ state: this.state, workers: this.options.workers, sockets: this.options.sockets.map(describeSocket) }, 'starting');
     this.enqueue({ kind: 'tick' });
   }
 
@@ -177,7 +179,7 @@ export class Master extends EventEmitter {
   }
 
   private onControl(command: 'reload' | 'shutdown' | 'stop', reply?: (r: ControlResult) => void): void {
-    if (command === 'reload') return this.startReload(reply);
+    if (command === 'reload') return this.reloads.start(reply);
     if (command === 'shutdown') {
       if (this.state === 'DRAINING') return reply?.({ ok: true, message: 'already draining' });
       this.move('drain');
@@ -194,42 +196,6 @@ export class Master extends EventEmitter {
     reply?.({ ok: true, message: 'stopping' });
     for (const w of this.liveWorkers()) w.kill('stop', 0);
     this.maybeFinish();
-  }
-
-  private startReload(reply?: (r: ControlResult) => void): void {
-    if (this.state !== 'READY' && this.state !== 'RELOADING') {
-      const message = `reload ignored while ${this.state}`;
-      this.options.log.warn({ state: this.state }, message);
-      reply?.({ ok: false, message, notNow: true });
-      return;
-    }
-    let release: Release;
-    try {
-      // Resolved now, not at start: `current` may point to another release since (issue 12 §3).
-      release = resolveRelease(this.options.paths);
-    } catch (err) {
-      const result = { ok: false, message: `cannot reload: ${(err as Error).message}`, generation: this.generation, durationMs: 0 };
-      this.options.log.error(result, 'reload aborted; the previous workers keep serving');
-      this.emit('reload', result);
-      reply?.(result);
-      return;
-    }
-    if (reply) this.reloadWaiters.push(reply);
-    if (this.state === 'READY') this.reloadStartedAt = Date.now();
-    this.generations.begin(release);
-    this.move('reload');
-    this.options.log.info({ generation: this.generation, cwd: release.cwd, app: release.app }, `reload: rolling out generation ${this.generation}`);
-  }
-
-  private finishReload(ok: boolean, message: string): void {
-    const durationMs = Date.now() - this.reloadStartedAt;
-    const attempted = this.generations.finish(ok); // after an abort, plan.ts drains the new generation's workers
-    this.move(ok ? 'reload-done' : 'reload-aborted');
-    const result = { ok, message, generation: attempted, durationMs };
-    if (ok) this.options.log.info(result, 'reload complete');
-    else this.options.log.error({ ...result, serving: this.generation }, 'reload aborted; the previous workers keep serving');
-    this.emit('reload', result);
-    for (const reply of this.reloadWaiters.splice(0)) reply(result);
   }
 
   private onWorkerMessage(w: WorkerHandle, m: WorkerMessage): void {
@@ -328,7 +294,7 @@ export class Master extends EventEmitter {
     this.spawnNotBefore = now + delay;
     if (delay > 0) this.options.log.warn({ failures: this.failures.failures, backoffMs: delay }, 'workers keep failing; backing off');
     const abort = abortReason(this.state === 'RELOADING', this.generation, casualty, now);
-    if (abort) this.finishReload(false, abort);
+    if (abort) this.reloads.finish(false, abort);
   }
 
   private onTick(): void {
@@ -387,7 +353,7 @@ export class Master extends EventEmitter {
     } else if (this.state === 'RELOADING' && allBooted && this.liveWorkers().every((w) => w.generation === this.generation)) {
       // Done only when every old worker has exited, not just stopped accepting: `systemctl
       // reload` then returns when the rollout is really over.
-      this.finishReload(true, `generation ${this.generation} serving`);
+      this.reloads.finish(true, `generation ${this.generation} serving`);
     }
   }
 
@@ -451,11 +417,9 @@ export class Master extends EventEmitter {
     if (this.state !== 'STOPPED') return;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
-    for (const [sig, handler] of this.signalHandlers) process.removeListener(sig, handler);
-    // A late signal (e.g. a second SIGTERM) must not kill us with the default action mid-cleanup.
-    for (const sig of this.signalHandlers.keys()) process.on(sig, () => {});
+    this.stopSignals();
     this.releaseSockets();
-    for (const reply of this.reloadWaiters.splice(0)) reply({ ok: false, message: 'master stopped during the reload' });
+    this.reloads.abandon();
     this.options.log.info({ exitCode: this.exitCode }, 'stopped');
     this.finishResolve(this.exitCode);
   }
@@ -473,11 +437,6 @@ export class Master extends EventEmitter {
       this.emit('state', to, from);
     }
   }
-}
-
-function describe(s: HeldSocket): string {
-  // An inherited unix socket from another network namespace has no known path (sockets/inherited.ts).
-  return `${s.name}=${s.kind === 'unix' ? `unix:${s.path ?? '(path unknown)'}` : `${s.host}:${s.port}`} (${s.source})`;
 }
 
 export type { ExitReason, MasterSnapshot, ControlResult, MasterEvent, MasterOptions };

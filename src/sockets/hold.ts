@@ -217,3 +217,9 @@ function bindError(err: number, label: string): SockrunError {
   if (name === 'EADDRINUSE') return new SockrunError('SOCKRUN_ERR_PORT_BUSY', `${label}: address already in use`);
   return new SockrunError('SOCKRUN_ERR_BIND', `${label}: cannot bind (${name}: ${getSystemErrorMap().get(err)?.[1] ?? ''})`);
 }
+
+/** One socket for the log: `name=host:port (source)` or `name=unix:path (source)`. */
+export function describeSocket(s: HeldSocket): string {
+  // An inherited unix socket from another network namespace has no known path (sockets/inherited.ts).
+  return `${s.name}=${s.kind === 'unix' ? `unix:${s.path ?? '(path unknown)'}` : `${s.host}:${s.port}`} (${s.source})`;
+}

@@ -8,7 +8,6 @@
  * so, and passes: the periodic monitor through the socket still covers it).
  */
 import * as http from 'node:http';
-import * as https from 'node:https';
 import { Duplex } from 'node:stream';
 
 /** Marks a connection that is a self-check, so the runtime does not count it. */
@@ -50,7 +49,8 @@ function pipePair(): [Pipe, Pipe] {
 
 /** GETs `path` from `server` in-process; 2xx passes. Never rejects. */
 export function selfCheck(server: unknown, path: string, timeoutMs: number): Promise<{ ok: boolean; message: string }> {
-  if (!(server instanceof http.Server) || server instanceof https.Server) {
+  // node:https is loaded here, not at the top: it brings TLS and crypto (~13 ms) into every worker's start.
+  if (!(server instanceof http.Server) || server instanceof (require('node:https') as typeof import('node:https')).Server) {
     return Promise.resolve({ ok: true, message: 'not checked in-process (not a plain HTTP/1 server)' });
   }
   return new Promise((resolve) => {

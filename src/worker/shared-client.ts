@@ -5,7 +5,6 @@
  * the master for them (thread-listen.ts).
  */
 import { holdChannel } from './channel-hold';
-import * as dns from 'node:dns';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
@@ -99,7 +98,8 @@ export function serveThreads(): void {
 /** Resolves a host name the way Node's listen() does (dns.lookup, first answer); IPs and paths as they are. */
 export async function resolveShared(address: SharedAddress): Promise<SharedAddress> {
   if (address.kind === 'unix' || address.host === undefined || net.isIP(address.host)) return address;
-  const { address: ip } = await dns.promises.lookup(address.host);
+  // Loaded here: only an internal server on a host name needs it.
+  const { address: ip } = await (require('node:dns/promises') as typeof import('node:dns/promises')).lookup(address.host);
   return { ...address, host: ip };
 }
 
