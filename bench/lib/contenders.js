@@ -238,10 +238,18 @@ const sockrun = {
     let listened = 0;
     let readyAt;
     let answeringMs;
+    // The time the master gives each line (its clock when the worker's message arrived), not when
+    // the line reached us: lines logged before pino loaded (it loads after the first spawn) are
+    // held and written a few tens of ms later.
+    const epoch0 = Date.now();
+    const logged = (line) => Date.parse(JSON.parse(line).time) - epoch0;
+    let partial = '';
     const onStdout = !byLog ? undefined : (d) => {
-      for (const line of d.split('\n')) {
-        if (line.includes('"msg":"worker listening"') && ++listened === n) answeringMs = proc.now() - t0;
-        if (line.includes('"msg":"ready"')) readyAt = proc.now();
+      const lines = (partial + d).split('\n');
+      partial = lines.pop();
+      for (const line of lines) {
+        if (line.includes('"msg":"worker listening"') && ++listened === n) answeringMs = logged(line);
+        if (line.includes('"msg":"ready"')) readyAt = t0 + logged(line);
       }
     };
     // No PORT: the app calls listen(3000) and sockrun maps it to the only socket it has.
