@@ -23,6 +23,9 @@ let gc: Gc | null | undefined;
 /** V8's gc() for this process, without putting it in the app's or anyone's global scope; null when the flag cannot be set. */
 function getGc(): Gc | null {
   if (gc !== undefined) return gc;
+  // Node started with --expose-gc (the cluster2 facade runs the master in the app's process): use it, change no flag.
+  const own = (globalThis as { gc?: unknown }).gc;
+  if (typeof own === 'function') return (gc = own as Gc);
   try {
     setFlagsFromString('--expose-gc');
     // A fresh context gets `gc` as a global; the master's own global scope never does.
