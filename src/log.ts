@@ -2,19 +2,19 @@ import type { Logger } from 'pino';
 
 /** pino's level numbers. */
 const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
-/** Lines are held at most this long when nobody calls startLogging() (a programmatic master). */
-const HOLD_AT_MOST_MS = 200;
+/** Lines are held at most this long: a fleet that takes longer to listen pays for pino while it boots. */
+const HOLD_AT_MOST_MS = 1000;
 
 /**
  * The master's structured log: JSON lines on stdout (journald, Kubernetes), or pino-pretty
  * when asked for or when stdout is a terminal. Writes are synchronous: the master logs only
  * lifecycle events, and the last lines before an exit must not be lost.
  *
- * pino itself is loaded only once the first workers are spawned (startLogging): requiring it
- * costs ~50 ms of CPU on a busy 2-core machine, most of what the master loaded before its first
- * spawn once yargs was gone (issue 16). Until then debug to warn lines are held, in order, and
- * written with the time they were logged; an error or fatal line, any other use of the logger,
- * the process exiting or HOLD_AT_MOST_MS load pino at once.
+ * pino itself is loaded only once the first workers listen (startLogging, run.ts): requiring it
+ * costs ~30 ms of CPU, taken from the workers while they boot when the master loads it earlier
+ * (issue 16: 2 workers answered ~30 ms later on 2 cores). Until then debug to warn lines are
+ * held, in order, and written with the time they were logged; an error or fatal line, any other
+ * use of the logger, the process exiting or HOLD_AT_MOST_MS load pino at once.
  */
 export function createLogger(level: string, format: 'json' | 'pretty' | undefined): Logger {
   const threshold = LEVELS[level] ?? (level === 'silent' ? Infinity : LEVELS.info);
@@ -53,7 +53,7 @@ export function createLogger(level: string, format: 'json' | 'pretty' | undefine
 
 const deferred = new WeakMap<object, () => unknown>();
 
-/** Loads pino and writes what was held. run.ts calls it right after the first spawn. */
+/** Loads pino and writes what was held. run.ts calls it once the first workers listen. */
 export function startLogging(log: Logger): void {
   deferred.get(log)?.();
 }

@@ -5,7 +5,7 @@
  * gets 401 (no credentials) or 403 (wrong credentials, or no way to authenticate at all).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import type { IncomingMessage } from 'node:http';
 import { usageError } from '../errors';
 

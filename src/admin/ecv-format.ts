@@ -7,7 +7,7 @@
  * Shared by the master (GET /ecv on the admin port) and the workers (GET /ecv on the app port,
  * --ecv-on-app-port). Pure apart from reading the host name once; imports nothing of sockrun.
  */
-import * as os from 'node:os';
+import os = require('node:os');
 
 /** The path cluster2 served its heartbeat on, and sockrun on both ports. */
 export const ECV_PATH = '/ecv';

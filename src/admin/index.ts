@@ -4,7 +4,7 @@
  * on the app port answered by the workers (--ecv-on-app-port). Registered in cli/attachments.ts; reads the master's events and
  * snapshot, talks to workers only through `broadcast` and `send` (protocol.ts).
  */
-import * as path from 'node:path';
+import path = require('node:path');
 import type { Logger } from 'pino';
 import type { Attachment } from '../cli/attachments';
 import type { Configuration } from '../config/resolve';

@@ -4,8 +4,8 @@
  * timeout passes. The master never listens on that socket (sockets/hold.ts): it is a plain
  * client connecting to it, like any other, and the kernel hands the connection to a worker.
  */
-import * as http from 'node:http';
-import * as os from 'node:os';
+import http = require('node:http');
+import os = require('node:os');
 import type { SocketInfo } from '../protocol';
 import { CheckOutcome, oneLine } from './checks';
 

@@ -13,8 +13,8 @@
  *
  * Node's own parser answers 400/408/431 and closes; this module only adds the eviction.
  */
-import * as fs from 'node:fs';
-import * as http from 'node:http';
+import fs = require('node:fs');
+import http = require('node:http');
 import { createConnection, type Socket } from 'node:net';
 import { SockrunError } from '../errors';
 import { ListenAddress, formatAddress } from '../sockets/address';

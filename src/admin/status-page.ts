@@ -8,8 +8,8 @@
  * of it could run and nothing could be loaded from elsewhere.
  */
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 export const STATUS_PAGE_FILE = path.join(__dirname, 'status.html');
 

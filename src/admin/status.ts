@@ -7,8 +7,8 @@
  * Nothing secret: no environment, no argv beyond the app path, no file contents beyond the
  * app's package name and version.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import type { Master, MasterSnapshot, WorkerSnapshot } from '../master/master';
 import type { SocketInfo } from '../protocol';
 import { formatAddress } from '../sockets/address';

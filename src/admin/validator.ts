@@ -7,8 +7,8 @@
  * would then restart a pod because of the app's own health check. In a thread, a run past the
  * timeout is abandoned and the thread terminated; the next run loads the module afresh.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { usageError } from '../errors';

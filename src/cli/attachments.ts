@@ -11,7 +11,8 @@
 import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';
 import type { Master } from '../master/master';
-import { attachDelegation } from '../master/delegate';
+import type { WorkerHandle } from '../master/worker-handle';
+import { isCluster2DelegateRequest, isWorkerMessage } from '../protocol';
 
 export interface Attachment {
   close(): Promise<void> | void;
@@ -34,5 +35,18 @@ export const attachments: Attach[] = [
 attachments.push(async (master, config, log) => (ADMIN_OPTIONS.some((k) => config[k] !== undefined && config[k] !== false)
   ? (require('../admin') as typeof import('../admin')).attachAdmin(master, config, log)
   : idle));
-// Workers' delegate() requests: with no handlers here, fail them at once (a Cluster master has its own router).
+/**
+ * Workers' delegate() requests: with no handlers here, fail them at once (a Cluster master has
+ * its own router). The router loads with the first request: most apps never delegate (issue 16).
+ */
+export const attachDelegation: Attach = async (master, _config, log) => {
+  let router: Attachment | undefined;
+  const onMessage = (w: WorkerHandle, m: unknown): void => {
+    if (!isCluster2DelegateRequest(m) && !(isWorkerMessage(m) && m.type === 'sockrun:delegate')) return;
+    master.off('message', onMessage);
+    router = (require('../master/delegate') as typeof import('../master/delegate')).attachDelegationFor(master, w, m, log);
+  };
+  master.on('message', onMessage);
+  return { close: () => void (router ? router.close() : master.off('message', onMessage)) };
+};
 attachments.push(attachDelegation);

@@ -10,8 +10,6 @@
  * 26; the GC itself takes ~5-10 ms of the master's CPU, once per start or reload, never on a
  * request's path.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /** How long the master must stay READY before the GC: a burst of events right after is let through. */
 const QUIET_MS = 500;
@@ -27,9 +25,11 @@ function getGc(): Gc | null {
   const own = (globalThis as { gc?: unknown }).gc;
   if (typeof own === 'function') return (gc = own as Gc);
   try {
+    // Required here, not at start-up (issue 16: nothing the first spawn does not need).
+    const { setFlagsFromString } = require('node:v8') as typeof import('node:v8');
     setFlagsFromString('--expose-gc');
     // A fresh context gets `gc` as a global; the master's own global scope never does.
-    gc = runInNewContext('gc') as Gc;
+    gc = (require('node:vm') as typeof import('node:vm')).runInNewContext('gc') as Gc;
     setFlagsFromString('--no-expose-gc');
   } catch {
     gc = null;

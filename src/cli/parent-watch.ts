@@ -15,7 +15,7 @@
  *   * not PID 1, and the parent is not already init (started by systemd or already orphaned);
  *   * not a session leader (setsid: detached on purpose).
  */
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 
 /** How often the parent is checked: a drain starts within this long after the parent died. */
 const CHECK_MS = 500;

@@ -2,8 +2,8 @@
  * `--pid-file`: written once the master answers control commands, removed at exit only while it
  * still names this process (a successor may have written its own by then).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { SockrunError, usageError } from '../errors';
 import { isAlive } from '../control/client';
 

@@ -10,7 +10,6 @@ import { createLogger, startLogging } from '../log';
 import { Master } from '../master/master';
 import { WorkerEnv } from '../protocol';
 import { inspectorWarnings, planNodeArgs, typescriptWarning } from '../config/node-args';
-import { usableCpus } from '../master/cpus';
 import { Release, logicalPaths, resolveRelease } from '../master/release';
 import { gatherSockets } from '../sockets/gather';
 import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
@@ -20,8 +19,10 @@ import { startControlServer } from '../control/server';
 import { Attachment, attachments } from './attachments';
 import { compactWhenReady } from './compact';
 import { routeSignals, signalsCaughtEarly } from './early-signals';
-import { writePidFile } from './pid-file';
-import { watchParent } from './parent-watch';
+
+// Required where used: what the master loads before its first spawn delays every worker (issue 16).
+const pidFile = () => require('./pid-file') as typeof import('./pid-file');
+const parentWatch = () => require('./parent-watch') as typeof import('./parent-watch');
 
 export async function runMaster(config: Configuration): Promise<number> {
   return (await startMaster(config)).finished;
@@ -55,12 +56,12 @@ export async function startMaster(
     if (sockets.length === 0) {
       throw usageError('no socket to serve: give --listen ADDR or --fd N, or run under systemd socket activation');
     }
-    const workers = config.workers === 'auto' ? usableCpus() : config.workers;
+    const workers = config.workers === 'auto' ? (require('../master/cpus') as typeof import('../master/cpus')).usableCpus() : config.workers;
     if (workers === 0) {
-      if (config.pidFile) undo.unshift(writePidFile(config.pidFile));
+      if (config.pidFile) undo.unshift(pidFile().writePidFile(config.pidFile));
       // Loaded only here: the worker runtime has no business in a master's memory otherwise.
       const { runSingleProcess } = require('./single') as typeof import('./single');
-      watchParent(log); // first check after its signal handlers are in place
+      parentWatch().watchParent(log); // first check after its signal handlers are in place
       return await runSingleProcess(config, app, sockets, log);
     }
 
@@ -107,11 +108,12 @@ export async function startMaster(
     // The control socket, then the pid file: once the pid file exists, `sockrun reload` works.
     const control = await startControlServer(master, controlSocketForMaster(process.pid, config.controlSocket), log);
     undo.unshift(() => control.close());
-    const removePidFile = config.pidFile ? writePidFile(config.pidFile) : () => {};
+    const removePidFile = config.pidFile ? pidFile().writePidFile(config.pidFile) : () => {};
+    logOnceListening(master, log, workers);
     master.start();
-    // The first spawn is queued (setImmediate) by start(): pino loads right after it (log.ts).
-    setImmediate(() => startLogging(log));
-    const stopParentWatch = watchParent(log);
+    // After the first spawn (queued by start()): a parent that dies in between is seen a moment later.
+    let stopParentWatch = (): void => {};
+    setImmediate(() => (stopParentWatch = parentWatch().watchParent(log)));
 
     const finished = master.finished.then(async (code) => {
       for (const a of attached) await a.close();
@@ -127,6 +129,23 @@ export async function startMaster(
     for (const step of undo) await step();
     throw err;
   }
+}
+
+/**
+ * pino loads (log.ts) once the first `workers` listen, the master's state changes or a worker
+ * exits, whichever comes first: not while the workers boot, whose CPU it would take on a small
+ * machine (issue 16). Held lines keep the time they were logged.
+ */
+function logOnceListening(master: Master, log: Logger, workers: number): void {
+  let listened = 0;
+  const start = (): void => {
+    master.off('listening', onListening).off('state', start).off('exit', start);
+    startLogging(log);
+  };
+  const onListening = (): void => {
+    if (++listened >= workers) start();
+  };
+  master.on('listening', onListening).on('state', start).on('exit', start);
 }
 
 /** A bug in the master must not leave workers behind: kill them, then exit INTERNAL. */

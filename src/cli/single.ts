@@ -7,7 +7,7 @@
  * no recycling, no hang detection, and no admin port, metrics or sd_notify — run with
  * --workers 1 for those.
  */
-import * as path from 'node:path';
+import path = require('node:path');
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';

@@ -6,7 +6,7 @@
  * move a hard-coded `port: 3000` (SOCKRUN_LISTEN=127.0.0.1:8080) or size the fleet
  * (SOCKRUN_WORKERS=4) without touching the code.
  */
-import * as path from 'node:path';
+import path = require('node:path');
 import { usageError } from '../errors';
 import { OPTIONS, OptionName } from '../config/options';
 import { Configuration, RawOptions, RawValue, resolveConfiguration } from '../config/resolve';

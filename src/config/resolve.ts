@@ -1,4 +1,4 @@
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { usageError } from '../errors';
 import { ListenAddress, overlaps, parseListenAddress } from '../sockets/address';
 import { InheritedFd, parseFdOption } from '../sockets/listen-fds';

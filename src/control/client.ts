@@ -3,9 +3,9 @@
  * really is a sockrun master (a stale pid file must never signal a random process), then talks
  * to its control socket.
  */
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import net = require('node:net');
+import path = require('node:path');
 import { SockrunError } from '../errors';
 import { controlSocketCandidates, isPrivateDir } from './paths';
 

@@ -12,8 +12,8 @@
  * `--control-socket PATH` overrides it. Master and client derive the same list from the master's
  * environment (the client reads it from /proc/<pid>/environ when it may).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 import { SockrunError } from '../errors';
 
 /** The directories a default control socket may live in, in order of preference; `own`: sockrun creates it. */

@@ -5,8 +5,8 @@
  * answered once the master stopped, with its exit code. Only the service's own user can connect;
  * there is no remote form.
  */
-import * as fs from 'node:fs';
-import * as net from 'node:net';
+import fs = require('node:fs');
+import net = require('node:net');
 import type { Logger } from 'pino';
 import { SockrunError } from '../errors';
 import type { Master } from '../master/master';

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
+import fs = require('node:fs');
+import os = require('node:os');
 
 /** Reads a file or returns undefined: the only I/O here, replaced in unit tests. */
 export type FileReader = (path: string) => string | undefined;

@@ -278,14 +278,18 @@ export class DelegateRouter {
 const routed = new WeakSet<EventEmitter>();
 
 /**
- * An Attach (cli/attachments.ts) for masters with no app code — the `sockrun` CLI — where no
- * handler can exist: a request that wants an answer fails at once with
- * SOCKRUN_ERR_DELEGATE_NO_HANDLER instead of waiting for its timeout. A no-op when a router is
- * already attached (a Cluster master, whose handlers answer).
+ * For masters with no app code — the `sockrun` CLI, which attaches it at the first request
+ * (cli/attachments.ts) — where no handler can exist: a request that wants an answer fails at
+ * once with SOCKRUN_ERR_DELEGATE_NO_HANDLER instead of waiting for its timeout. `first` arrived
+ * before the router, which routes it too. A no-op when a router is already attached (a Cluster
+ * master, whose handlers answer).
  */
-export async function attachDelegation(master: EventEmitter, _config?: unknown, log?: Pick<Logger, 'warn' | 'debug'>): Promise<{ close(): void }> {
+export function attachDelegationFor(master: EventEmitter, w: WorkerHandle, first: unknown, log?: Pick<Logger, 'warn' | 'debug'>): { close(): void } {
   if (routed.has(master)) return { close: () => undefined };
-  return { close: new DelegateRouter({ log }).attach(master) };
+  const router = new DelegateRouter({ log });
+  const close = router.attach(master);
+  router.receive(peerOf(w), first);
+  return { close };
 }
 
 /** The master's handle of a worker as a Peer. */

@@ -9,8 +9,8 @@
  * later (a crash, a recycle, the old generation after an aborted reload) runs the same release,
  * not whatever `current` points to by then.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import path = require('node:path');
 
 /** The paths as the user gave them. */
 export interface LogicalPaths {

@@ -3,7 +3,7 @@
  * last stats it pinged. The worker's own code is worker/runtime.ts; they share protocol.ts.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import * as path from 'node:path';
+import path = require('node:path');
 import { MasterMessage, WorkerEnv, WorkerStats } from '../protocol';
 import type { WorkerStage } from './plan';
 import type { RecycleLimits } from './recycle';

@@ -15,8 +15,8 @@
  *  - `process.binding('tcp_wrap' / 'pipe_wrap')` (deprecated, DEP0111), kept as the fallback
  *    for a Node that drops the former.
  */
-import * as net from 'node:net';
-import * as os from 'node:os';
+import net = require('node:net');
+import os = require('node:os');
 
 /** A libuv TCP or Pipe handle, as net.Server uses it. Closing it closes the descriptor. */
 export interface RawHandle {

@@ -14,9 +14,9 @@
  * From then on the socket stays in LISTEN for as long as the master holds the fd, even with
  * every worker dead.
  */
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import net = require('node:net');
+import path = require('node:path');
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 import { SockrunError, usageError } from '../errors';
 import type { SharedAddress, SocketInfo } from '../protocol';

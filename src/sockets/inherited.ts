@@ -15,7 +15,7 @@
  * LISTEN, as it did for sockrun's own binds before issue 15. /proc/net/unix, where it lists the
  * socket (our namespace), adds the unix socket's path and its connection state.
  */
-import * as fs from 'node:fs';
+import fs = require('node:fs');
 import { SockrunError } from '../errors';
 import { HandleSource, RawHandle, SockName, handles } from './handles';
 import type { HeldSocket } from './hold';

@@ -11,8 +11,8 @@
  * address never goes away in between); then it closes it, so clients are refused instead of
  * waiting in a backlog nobody accepts from.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
+import fs = require('node:fs');
+import os = require('node:os');
 import { getSystemErrorMap } from 'node:util';
 import type { Logger } from 'pino';
 import type { SharedAddress, WorkerMessage } from '../protocol';

@@ -3,9 +3,9 @@
  * sockrun did not create. A path is unlinked only while it is still the inode sockrun bound, or
  * when it is a socket of this user that nobody listens on any more (a crash's leftover).
  */
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as path from 'node:path';
+import fs = require('node:fs');
+import net = require('node:net');
+import path = require('node:path');
 
 /** The inode a path named when sockrun created it. */
 export interface PathIdentity {
@@ -79,7 +79,9 @@ const MAX_UNIX_PATH = 107;
  * and getsockname() show `.app.sock.1a2b3c4d` beside `app.sock`.
  */
 export function temporaryName(p: string): string | undefined {
-  const name = path.join(path.dirname(p), `.${path.basename(p)}.${(require('node:crypto') as typeof import('node:crypto')).randomBytes(4).toString('hex')}`);
+  // Not node:crypto (it costs the master ~10 ms and ~1 MB at start, issue 16): the name only has to
+  // differ from its neighbours'; binding it fails rather than replaces anything (EADDRINUSE).
+  const name = path.join(path.dirname(p), `.${path.basename(p)}.${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}`);
   return Buffer.byteLength(name) <= MAX_UNIX_PATH ? name : undefined;
 }
 

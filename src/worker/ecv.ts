@@ -11,19 +11,13 @@
  * Hot path: with the option off nothing is installed. With it on, each request pays a comparison
  * of the event name and of its URL: a few tens of nanoseconds (test/unit/admin-worker-ecv.test.ts measures it).
  */
-import * as net from 'node:net';
+import net = require('node:net');
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ECV_PATH, ecvAnswer, localIp } from '../admin/ecv-format';
 import { MasterMessage, SocketInfo, WorkerEnv } from '../protocol';
+import { state } from './drain/state';
 
 const QUERY_PREFIX = `${ECV_PATH}?`;
-
-let installed = false;
-
-/** True for a request that --ecv-on-app-port answers in place of the app (so it is no request of the app's). */
-export function isEcvProbe(req: IncomingMessage): boolean {
-  return installed && isEcvRequest(req);
-}
 
 export function installEcvOnAppPort(
   env: NodeJS.ProcessEnv,
@@ -31,7 +25,8 @@ export function installEcvOnAppPort(
   onMasterMessage: (handler: (m: MasterMessage) => void) => void,
 ): void {
   if (env[WorkerEnv.ECV_ON_APP_PORT] !== '1') return;
-  installed = true;
+  // A request answered here is no request of the app's: the drain does not count it.
+  state.isEcvProbe = isEcvRequest;
   let available = false;
   let since = new Date();
   onMasterMessage((m) => {

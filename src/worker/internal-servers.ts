@@ -7,7 +7,7 @@
  * looping clients, 3 runs each): http's close() reset 1–4 of ~820 requests per reload; net's
  * close() with idle keep-alive connections ended after a grace reset none of 929–1,293.
  */
-import * as net from 'node:net';
+import net = require('node:net');
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Idle keep-alive connections are ended this long after the drain starts. */

@@ -3,7 +3,7 @@
  * listen rule (listen-map.ts) says — an inherited socket, a socket the master shares for the
  * server's own address, or Node untouched. Installed once by the worker runtime.
  */
-import * as net from 'node:net';
+import net = require('node:net');
 import type { SharedAddress, SocketInfo } from '../protocol';
 import { closeInternalServers } from './internal-servers';
 import { ListenCall, ListenTarget, describeCall, mapListen, parseListenCall } from './listen-map';

@@ -15,7 +15,7 @@
  * is loaded on the app's behalf; an app without prom-client pushes an empty list. Nothing here
  * runs per request.
  */
-import * as path from 'node:path';
+import path = require('node:path');
 import { MasterMessage, MetricsPush, WorkerEnv, WorkerMessage } from '../protocol';
 
 /** A final push that takes longer than this is given up: the worker is on its way out. */

@@ -4,13 +4,11 @@
  * when told to. Loaded before the app by preload.ts. (The master's view of a worker is
  * master/worker-handle.ts; the two share only protocol.ts.)
  */
-import * as net from 'node:net';
+import net = require('node:net');
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { MasterMessage, SocketInfo, WorkerEnv, WorkerMessage, WorkerStats, isMasterMessage } from '../protocol';
 import { configureDrain, connectionStats, drainConnections, exitNow, isDraining, observe, onShutdown, ownListener } from './drain';
 import { releaseChannel } from './channel-hold';
-import { installEcvOnAppPort } from './ecv';
-import { selfCheck } from './self-check';
 import { handOverEnv, warnOnOwnCluster } from './inheritance';
 import { redirectListen } from './listen';
 import { installWorkerMetrics } from './metrics';
@@ -74,7 +72,8 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
   startPings(Number(env[WorkerEnv.PING_INTERVAL_MS] ?? 1000));
   // Every connection is closed: the final counts, so the master loses none since the last ping.
   onShutdown(() => pingNow());
-  installEcvOnAppPort(env, sockets, onMasterMessage);
+  // Loaded only when used (issue 16: what every worker loads before the app multiplies with the workers).
+  if (env[WorkerEnv.ECV_ON_APP_PORT] === '1') (require('./ecv') as typeof import('./ecv')).installEcvOnAppPort(env, sockets, onMasterMessage);
   installWorkerMetrics({ onMasterMessage, sendToMaster, onShutdown });
   handOverEnv(env, sockets, canShare());
   warnOnOwnCluster();
@@ -84,7 +83,7 @@ export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, { han
     if (m.type === 'sockrun:drain') void drain('master');
     if (m.type === 'sockrun:self-check') {
       const server = [...tracked].find(([, socket]) => socket.fd === state.sockets[0]?.fd)?.[0];
-      void selfCheck(server, m.path, m.timeoutMs).then((r) => sendToMaster({ type: 'sockrun:self-check-result', id: m.id, ...r }));
+      void (require('./self-check') as typeof import('./self-check')).selfCheck(server, m.path, m.timeoutMs).then((r) => sendToMaster({ type: 'sockrun:self-check-result', id: m.id, ...r }));
     }
     for (const h of messageHandlers) h(m);
   });

@@ -7,16 +7,9 @@
  * Plain HTTP/1 servers only: a TLS or HTTP/2 server is not checked in-process (the answer says
  * so, and passes: the periodic monitor through the socket still covers it).
  */
-import * as http from 'node:http';
+import http = require('node:http');
 import { Duplex } from 'node:stream';
-
-/** Marks a connection that is a self-check, so the runtime does not count it. */
-const SELF_CHECK = Symbol.for('sockrun.self-check');
-
-/** True for the in-memory connection of a self-check: the master's rollout check, not a client. */
-export function isSelfCheck(socket: unknown): boolean {
-  return Boolean(socket && (socket as Record<symbol, unknown>)[SELF_CHECK]);
-}
+import { SELF_CHECK } from './drain/state';
 
 /** One end of an in-memory connection; writes appear on the peer. */
 class Pipe extends Duplex {

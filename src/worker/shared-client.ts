@@ -5,9 +5,9 @@
  * the master for them (thread-listen.ts).
  */
 import { holdChannel } from './channel-hold';
-import * as net from 'node:net';
-import * as os from 'node:os';
-import { BroadcastChannel } from 'node:worker_threads';
+import net = require('node:net');
+import os = require('node:os');
+import dc = require('node:diagnostics_channel');
 import type { MasterMessage, SharedAddress } from '../protocol';
 
 /** A socket received from the master: a libuv TCP or Pipe handle, bound, not listening. */
@@ -73,11 +73,31 @@ export function threadChannel(pid: number): string {
 }
 
 /**
- * Answers this worker's threads. A socket handed to a thread is its own from then on (its
- * server closes the descriptor), so the main thread never closes the handle it received for it.
- * The channel does not keep the worker alive.
+ * Answers this worker's threads, from the app's first `new Worker()` on: node:worker_threads is
+ * not loaded into a worker that never starts a thread (issue 16). The 'worker_threads'
+ * diagnostics channel is published inside the Worker constructor, long before the thread has
+ * booted far enough to ask; process 'worker' (a tick later) covers lines without it.
  */
 export function serveThreads(): void {
+  let serving = false;
+  const onThread = (): void => {
+    if (serving) return;
+    serving = true;
+    dc.unsubscribe('worker_threads', onThread);
+    process.removeListener('worker', onThread);
+    answerThreads();
+  };
+  dc.subscribe('worker_threads', onThread);
+  process.on('worker', onThread);
+}
+
+/**
+ * A socket handed to a thread is its own from then on (its server closes the descriptor), so the
+ * main thread never closes the handle it received for it. The channel does not keep the worker
+ * alive.
+ */
+function answerThreads(): void {
+  const { BroadcastChannel } = require('node:worker_threads') as typeof import('node:worker_threads');
   const channel = new BroadcastChannel(threadChannel(process.pid));
   channel.unref();
   const given: SharedHandle[] = [];

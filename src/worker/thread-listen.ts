@@ -9,7 +9,7 @@
  * Installed by the preload in a thread only when SOCKRUN_THREAD_LISTEN names this process: a
  * thread of a child the app spawned inherits the variable but not the pid.
  */
-import * as net from 'node:net';
+import net = require('node:net');
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { SharedAddress, SocketInfo, WorkerEnv } from '../protocol';
 import { ListenCall, mapListen, parseListenCall } from './listen-map';

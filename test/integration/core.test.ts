@@ -89,6 +89,8 @@ describe('sockets', () => {
       const first = await request({ port: p1 }, '/');
       expect(first.body).toMatch(/^http \d+/);
       expect((await request({ port: p2 }, '/')).body).toMatch(/^second \d+/);
+      // The master's first lines are written once its workers listen (log.ts): a moment after they answer.
+      await eventually(() => out.includes('"msg":"starting"'), 5000, 'the starting line');
       expect(out).toContain('http=127.0.0.1:' + p1 + ' (systemd fd 3)');
       expect(out).toContain('second=127.0.0.1:' + p2 + ' (systemd fd 4)');
       await eventually(() => out.includes('"msg":"ready"'), 15_000, 'every worker listening');

@@ -4,7 +4,11 @@
  * single-process Cluster.
  */
 import { EventEmitter } from 'node:events';
-import { DelegateRouter, Peer, attachDelegation } from '../../src/master/delegate';
+import pino from 'pino';
+import { DelegateRouter, Peer } from '../../src/master/delegate';
+import { attachDelegation } from '../../src/cli/attachments';
+import type { Master } from '../../src/master/master';
+import type { Configuration } from '../../src/config/resolve';
 import { DelegateError, delegate, tell, useInProcessMaster } from '../../src/worker/delegate';
 import { Cluster2DelegateReply, MasterMessage, isMasterMessage } from '../../src/protocol';
 
@@ -296,14 +300,26 @@ describe('delegate() with no master', () => {
 
 describe('attachDelegation (for the CLI master, which has no handlers)', () => {
   const fakeWorker = (pid: number, sent: unknown[]) => ({ pid, id: 0, child: { connected: true, send: (m: unknown) => sent.push(m) } });
+  const attach = (master: EventEmitter) => attachDelegation(master as Master, {} as Configuration, pino({ level: 'silent' }));
 
-  test('answers SOCKRUN_ERR_DELEGATE_NO_HANDLER at once', async () => {
+  test('answers SOCKRUN_ERR_DELEGATE_NO_HANDLER at once, from the first request on (the router loads with it)', async () => {
     const master = new EventEmitter();
-    const attached = await attachDelegation(master);
+    const attached = await attach(master);
     const sent: unknown[] = [];
+    master.emit('message', fakeWorker(5, sent), { type: 'sockrun:ping', stats: {} });
     master.emit('message', fakeWorker(5, sent), { type: 'sockrun:delegate', id: 1, delegate: 'x', reply: true });
-    expect(sent).toEqual([{ type: 'sockrun:delegate-reply', id: 1, ok: false, error: { code: 'SOCKRUN_ERR_DELEGATE_NO_HANDLER', message: expect.any(String) } }]);
+    master.emit('message', fakeWorker(5, sent), { type: 'delegate', delegate: 'y', expect: 'y-answer' });
+    expect(sent).toEqual([
+      { type: 'sockrun:delegate-reply', id: 1, ok: false, error: { code: 'SOCKRUN_ERR_DELEGATE_NO_HANDLER', message: expect.any(String) } },
+      expect.objectContaining({ type: 'y-answer' }),
+    ]);
     attached.close();
+    expect(master.listenerCount('message')).toBe(0);
+  });
+
+  test('closed before any request: leaves no listener', async () => {
+    const master = new EventEmitter();
+    (await attach(master)).close();
     expect(master.listenerCount('message')).toBe(0);
   });
 
@@ -312,7 +328,7 @@ describe('attachDelegation (for the CLI master, which has no handlers)', () => {
     const router = new DelegateRouter();
     router.handle('x', () => 'from the Cluster');
     router.attach(master);
-    await attachDelegation(master);
+    await attach(master);
     const sent: unknown[] = [];
     master.emit('message', fakeWorker(5, sent), { type: 'sockrun:delegate', id: 1, delegate: 'x', reply: true });
     await tick();

@@ -1,6 +1,6 @@
 /**
- * The master's log holds lines until its first workers are spawned (log.ts: pino loads after
- * the first spawn): they are written later, in order, with the time they were logged; nothing
+ * The master's log holds lines until its first workers listen (log.ts: pino loads once they
+ * do): they are written later, in order, with the time they were logged; nothing
  * is lost, and an error is never held.
  */
 import { spawnSync } from 'node:child_process';

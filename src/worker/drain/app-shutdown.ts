@@ -14,7 +14,7 @@
  *   to sockrun's drain (ended after a second without a request) instead of resetting them at
  *   once, which races a client that is just sending its next request on one.
  */
-import * as net from 'node:net';
+import net = require('node:net');
 import { Hook, state } from './state';
 
 /** Marks sockrun's own signal listeners: the drain must not call them as the app's. */

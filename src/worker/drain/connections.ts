@@ -10,9 +10,8 @@ import type * as tls from 'node:tls';
 import { observeHttp1Requests } from './http1';
 import { goaway, isHttp2Server, observeHttp2 } from './http2';
 import { idleAction, sweepEveryMs } from './idle';
-import { CONN, Conn, ConnKind, noteActivity, ServerState, state } from './state';
+import { CONN, Conn, ConnKind, isSelfCheck, noteActivity, ServerState, state } from './state';
 import { isUpgraded } from './upgraded';
-import { isSelfCheck } from '../self-check';
 
 /** Starts observing `server` (a server the app listens with on an inherited socket). Idempotent. */
 export function observe(server: net.Server): void {

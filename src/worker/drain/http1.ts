@@ -5,12 +5,10 @@
  * flight carry `Connection: close` and their connection ends after them; idle keep-alive
  * connections are ended by the sweep (idle.ts).
  */
-import { isSelfCheck } from '../self-check';
-import * as dc from 'node:diagnostics_channel';
+import dc = require('node:diagnostics_channel');
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as net from 'node:net';
-import { isEcvProbe } from '../ecv';
-import { Conn, connOf, state } from './state';
+import { Conn, connOf, isSelfCheck, state } from './state';
 
 /** What Node publishes on 'http.server.request.start' (Node ≥ 16.18), before the app's 'request' listeners run. */
 interface RequestStart {
@@ -33,7 +31,7 @@ function onRequestStart(message: unknown): void {
   const { request, response, socket, server } = message as RequestStart;
   // Other servers of the app (an internal one on its own address) are not ours to count or drain;
   // ECV probes answered on the app port are not requests either (worker/ecv.ts).
-  if (!state.servers.has(server) || isEcvProbe(request) || isSelfCheck(socket)) return;
+  if (!state.servers.has(server) || state.isEcvProbe?.(request) === true || isSelfCheck(socket)) return;
   state.stats.requestsTotal++;
   const c = connOf(socket);
   if (!c) return;

@@ -6,7 +6,7 @@
  * state.
  */
 import type * as net from 'node:net';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2Session } from 'node:http2';
 
 /**
@@ -51,6 +51,8 @@ export interface DrainState {
   gracefulTimeoutMs: number;
   drainHooks: Hook[];
   shutdownHooks: Hook[];
+  /** Set by --ecv-on-app-port (worker/ecv.ts): a request it answers in place of the app. */
+  isEcvProbe?: (req: IncomingMessage) => boolean;
 }
 
 const STATE = Symbol.for('sockrun.worker.drain');
@@ -69,6 +71,14 @@ export const state: DrainState = (globals[STATE] as DrainState | undefined) ?? (
 
 /** Where a connection's record hangs on its socket (also reachable through an HTTP/2 session's socket proxy). */
 export const CONN = Symbol.for('sockrun.worker.conn');
+
+/** Marks the in-memory connection of a self-check (worker/self-check.ts), so the drain does not count it. */
+export const SELF_CHECK = Symbol.for('sockrun.self-check');
+
+/** True for the in-memory connection of a self-check: the master's rollout check, not a client. */
+export function isSelfCheck(socket: unknown): boolean {
+  return Boolean(socket && (socket as Record<symbol, unknown>)[SELF_CHECK]);
+}
 
 export function connOf(socket: unknown): Conn | undefined {
   return (socket as { [CONN]?: Conn } | null | undefined)?.[CONN];
