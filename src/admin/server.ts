@@ -5,7 +5,10 @@
  *  - header section at most 8 KiB (431), request bodies at most 1 KiB (413);
  *  - headers must arrive within 5 s and the whole request within 10 s (408), checked every
  *    500 ms instead of Node's default 30 s, so a slowloris connection is gone within ~6 s;
- *  - idle keep-alive connections close after 2 s;
+ *  - idle keep-alive connections close after 75 s: longer than Prometheus's scrape interval (1 min
+ *    by default), so each scrape reuses the connection Prometheus keeps instead of a new TCP
+ *    handshake and accept. On a saturated machine each of those is one more wait for a CPU
+ *    (issue 16: scrape p99 under load). The eviction below bounds what idle connections cost;
  *  - at most 256 connections may sit without a request being handled (still sending headers,
  *    or idle between requests); one more evicts the oldest of them. A flood of slow clients
  *    therefore costs bounded memory and can never hold the door shut: a probe is evicted only
@@ -24,7 +27,7 @@ export const LIMITS = {
   maxBodyBytes: 1024,
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 2_000,
+  keepAliveTimeoutMs: 75_000,
   checkIntervalMs: 500,
   maxWaitingConnections: 256,
 } as const;

@@ -230,6 +230,29 @@ describe('periodic checks', () => {
 });
 
 describe('admin server transport', () => {
+  test('a scraper\'s keep-alive connection stays open between scrapes (Prometheus reuses it instead of connecting again)', async () => {
+    const admin = await startAdminServer({ kind: 'tcp', host: '127.0.0.1', port: 0 }, (_req, res) => res.end('ok'));
+    const port = (admin.server.address() as net.AddressInfo).port;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const scrape = () => new Promise<{ reused: boolean; body: string }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/metrics', agent }, (res) => {
+        let b = '';
+        res.on('data', (d) => (b += d));
+        res.on('end', () => resolve({ reused: req.reusedSocket, body: b }));
+      }).on('error', reject);
+    });
+    try {
+      expect(await scrape()).toEqual({ reused: false, body: 'ok' });
+      // Node's default is 5 s, sockrun's was 2 s: a 15 s or 1 min scrape interval always reconnected.
+      await new Promise((r) => setTimeout(r, 5500));
+      expect(await scrape()).toEqual({ reused: true, body: 'ok' });
+      expect(LIMITS.keepAliveTimeoutMs).toBeGreaterThan(60_000);
+    } finally {
+      agent.destroy();
+      await admin.close();
+    }
+  });
+
   test(`more than ${LIMITS.maxWaitingConnections} connections without a request: the oldest are evicted, a new request is still served`, async () => {
     const admin = await startAdminServer({ kind: 'tcp', host: '127.0.0.1', port: 0 }, (_req, res) => res.end('ok'));
     const port = (admin.server.address() as net.AddressInfo).port;
