@@ -6,11 +6,12 @@ const net = require('net');
 const HOST = '127.0.0.1';
 
 /**
- * GET http://127.0.0.1:port/path on a fresh connection (Connection: close).
+ * GET http://127.0.0.1:port/path on a fresh connection (Connection: close), or through `agent`
+ * (a keep-alive http.Agent: the connection a scraper such as Prometheus keeps between scrapes).
  * Resolves {ok, status, headers, body, ms, error, connected} — errors are values, not exceptions;
  * `connected` tells a refused connection (false) from one lost after the TCP handshake (true).
  */
-function get(port, path = '/', { timeoutMs = 5000 } = {}) {
+function get(port, path = '/', { timeoutMs = 5000, agent } = {}) {
   const t0 = process.hrtime.bigint();
   const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
   return new Promise((resolve) => {
@@ -21,14 +22,17 @@ function get(port, path = '/', { timeoutMs = 5000 } = {}) {
       done = true;
       resolve({ ms: ms(), connected, ...r });
     };
-    const req = http.request({ host: HOST, port, path, agent: false, headers: { connection: 'close' } }, (res) => {
+    const req = http.request({ host: HOST, port, path, agent: agent || false, headers: agent ? {} : { connection: 'close' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => (body += d));
       res.on('end', () => finish({ ok: res.statusCode === 200, status: res.statusCode, headers: res.headers, body }));
       res.on('error', (err) => finish({ ok: false, error: err.code || err.message }));
     });
-    req.on('socket', (sock) => sock.once('connect', () => (connected = true)));
+    req.on('socket', (sock) => {
+      if (!sock.connecting) connected = true; // a kept-alive connection
+      else sock.once('connect', () => (connected = true));
+    });
     req.setTimeout(timeoutMs, () => {
       req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
     });

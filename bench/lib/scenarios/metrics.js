@@ -7,6 +7,11 @@
  * between the two when idle; under load each contender gets the same window of wrk keep-alive
  * load on its app port, scraped every SCRAPE_EVERY_MS.
  *
+ * Each target is scraped the way Prometheus does, over the one connection it keeps to the
+ * target (a keep-alive client; both servers keep it open longer than SCRAPE_EVERY_MS), and also
+ * over a new connection each time (a scraper that does not keep its connection, or a server that
+ * closes it between scrapes): rows of their own.
+ *
  * Then what the workers' pushes cost (sockrun's scrape path: workers push their metrics every
  * --metrics-interval, 1 s): sockrun with --admin (pushing) against sockrun without it (never
  * pushing), same app: each worker's CPU per second while idle, and keep-alive req/s, interleaved.
@@ -15,6 +20,7 @@
  * run, and its p99 at most 25 ms.
  */
 const { fork } = require('child_process');
+const http = require('http');
 const path = require('path');
 const proc = require('../proc');
 const wrk = require('../wrk');
@@ -37,9 +43,16 @@ function series(body) {
   return body.split('\n').filter((l) => l && !l.startsWith('#')).length;
 }
 
-async function scrape(inst) {
+/** One keep-alive connection per target, as Prometheus keeps one (maxSockets 1). */
+const agents = new Map();
+function agentFor(inst) {
+  if (!agents.has(inst)) agents.set(inst, new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  return agents.get(inst);
+}
+
+async function scrape(inst, { fresh = false } = {}) {
   const port = inst.name === 'sockrun' ? inst.adminPort : inst.metricsPort;
-  const r = await get(port, '/metrics', { timeoutMs: 10000 });
+  const r = await get(port, '/metrics', { timeoutMs: 10000, agent: fresh ? undefined : agentFor(inst) });
   return { ms: r.ms, status: r.status || r.error, bytes: r.body ? Buffer.byteLength(r.body) : 0, series: r.body ? series(r.body) : 0 };
 }
 
@@ -67,7 +80,10 @@ async function scrapeLatency(ctx) {
     const insts = await startPair(names, workers);
     try {
       for (let i = 0; i < n; i++) {
-        for (const inst of insts) samples.push({ contender: inst.name, workers, load: 'idle', i, ...await scrape(inst) });
+        for (const inst of insts) {
+          samples.push({ contender: inst.name, workers, load: 'idle', i, ...await scrape(inst) });
+          samples.push({ contender: `${inst.name}-fresh`, workers, load: 'idle', i, ...await scrape(inst, { fresh: true }) });
+        }
       }
       for (const inst of insts) {
         const load = wrk.run(ctx.wrkBin, { port: inst.port, seconds: warmupSeconds(ctx) + loadSeconds, connections: ctx.connections, threads: ctx.threads });
@@ -79,8 +95,9 @@ async function scrapeLatency(ctx) {
           const t = proc.now();
           const phase = t < steady ? 'warmup' : 'wrk';
           samples.push({ contender: inst.name, workers, load: phase, i: i++, ...await scrape(inst) });
-          // The floor: a probe that costs the master nothing, on the same port under the same load.
-          if (inst.name === 'sockrun') samples.push({ contender: 'sockrun-livez', workers, load: phase, i, ms: (await get(inst.adminPort, '/livez')).ms, status: 200, bytes: 0, series: 0 });
+          // The floor: a probe that costs the master nothing, on the same port and connection under the same load.
+          if (inst.name === 'sockrun') samples.push({ contender: 'sockrun-livez', workers, load: phase, i, ms: (await get(inst.adminPort, '/livez', { agent: agentFor(inst) })).ms, status: 200, bytes: 0, series: 0 });
+          samples.push({ contender: `${inst.name}-fresh`, workers, load: phase, i, ...await scrape(inst, { fresh: true }) });
           await proc.sleep(Math.max(0, SCRAPE_EVERY_MS - (proc.now() - t)));
         }
         await load;
@@ -93,7 +110,10 @@ async function scrapeLatency(ctx) {
         }
       }
     } finally {
-      for (const inst of insts) await inst.stop();
+      for (const inst of insts) {
+        agents.get(inst)?.destroy();
+        await inst.stop();
+      }
     }
   }
   return { samples, names, n, loadSeconds };
@@ -154,13 +174,16 @@ async function run(ctx) {
   const micro = await pushMicro();
   ctx.log(`  one push: ${micro.cpuMsPerPush.median.toFixed(2)} ms CPU (p90 ${micro.cpuMsPerPush.p90.toFixed(2)}), ${fmtNum(micro.bytesPerPush)} bytes`);
   const push = await pushCost(ctx);
-  const label = (name) => ({ sockrun: 'sockrun /metrics', 'sockrun-livez': 'sockrun /livez (the floor)' }[name] || 'cluster + AggregatorRegistry');
+  const label = (name) => ({
+    sockrun: 'sockrun /metrics', 'sockrun-livez': 'sockrun /livez (the floor)', 'sockrun-fresh': 'sockrun /metrics, new connection each',
+    'cluster-rr-fresh': 'cluster + AggregatorRegistry, new connection each',
+  }[name] || 'cluster + AggregatorRegistry');
   const pick = (name, workers, load) => samples.filter((s) => s.contender === name && s.workers === workers && s.load === load);
   const t = ['| workers | contender | load | scrapes | p50 ms | p90 ms | p99 ms | max ms | non-200 | body bytes | series |',
     '|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
   for (const workers of [2, 16]) {
     for (const load of ['idle', 'warmup', 'wrk']) {
-      for (const name of [...names, 'sockrun-livez']) {
+      for (const name of [...names, 'sockrun-livez', ...names.map((x) => `${x}-fresh`)]) {
         const mine = pick(name, workers, load);
         if (!mine.length) continue;
         const ms = mine.map((s) => s.ms);
@@ -214,7 +237,7 @@ async function run(ctx) {
     });
   }
   const notes = [
-    `Scrapes over a new connection each. Idle: ${n} per contender, alternating. Under load: wrk -c${ctx.connections} keep-alive runs on the contender's app port; its first ${warmupSeconds(ctx)} s (cold workers compile their hot code: a CPU crunch no steady load has) are a row of their own, then ${loadSeconds - 1} s of steady load, which the goals use; one scrape every ${SCRAPE_EVERY_MS} ms (or back to back when slower).`,
+    `Scrapes as Prometheus sends them: over the one connection it keeps to each target (keep-alive; sockrun's admin port keeps an idle connection 75 s, longer than Prometheus's 1 min default interval), and, in rows of their own, over a new connection each. Idle: ${n} per contender and kind, alternating. Under load: wrk -c${ctx.connections} keep-alive runs on the contender's app port; its first ${warmupSeconds(ctx)} s (cold workers compile their hot code: a CPU crunch no steady load has) are a row of their own, then ${loadSeconds - 1} s of steady load, which the goals use; one scrape every ${SCRAPE_EVERY_MS} ms (or back to back when slower).`,
     'sockrun answers from what the workers pushed (at most one --metrics-interval old, 1 s); AggregatorRegistry asks every worker on each scrape. sockrun\'s body also carries its own and the master\'s metrics.',
     'sockrun /livez (the floor): a probe that costs the master nothing, sent after each scrape under load: how long the master waits for a CPU among the busy workers, which no scrape can beat.',
     `Push cost: ${push.length ? `${push.length / 2} interleaved reps` : 'not measured'}; idle worker CPU from /proc over ${ctx.quick ? 3 : 6} s, req/s from wrk keep-alive ${ctx.seconds} s. Differences within the spread are noise.`,
