@@ -39,4 +39,10 @@ function fmtBytes(b) {
   return `${(b / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-module.exports = { quantile, summary, fmtNum, fmtSpread, fmtBytes };
+/** The k-th rotation of xs (A B C D, then B C D A, …): each rep in another order, so order effects spread. */
+function rotate(xs, k) {
+  const n = xs.length;
+  return xs.map((_, i) => xs[(i + k) % n]);
+}
+
+module.exports = { quantile, summary, fmtNum, fmtSpread, fmtBytes, rotate };

@@ -14,17 +14,12 @@ const wrk = require('../wrk');
 const ws = require('../workers-stats');
 const { ALL } = require('../contenders');
 const { freePorts } = require('../http');
-const { summary, fmtSpread, fmtNum, fmtBytes } = require('../stats');
+const { summary, fmtSpread, fmtNum, fmtBytes, rotate } = require('../stats');
 
 const SHAPES = [
   { key: 'keepalive', label: 'keep-alive' },
   { key: 'close', label: 'new connection per request' },
 ];
-
-function rotate(xs, k) {
-  const n = xs.length;
-  return xs.map((_, i) => xs[(i + k) % n]);
-}
 
 function cpuOf(pids) {
   return pids.reduce((sum, p) => sum + (proc.cpuSeconds(p) || 0), 0);
