@@ -14,6 +14,7 @@ import type { Configuration } from '../config/resolve';
 import { ExitCode } from '../errors';
 import type { HeldSocket } from '../sockets/hold';
 import { drainAfterDelay, installInProcessRuntime } from '../worker/in-process';
+import { startLogging } from '../log';
 import { routeSignals, signalsCaughtEarly } from './early-signals';
 
 // A real dynamic import (CommonJS output would turn `import()` into `require()`), so that ESM
@@ -46,6 +47,8 @@ export async function runSingleProcess(config: Configuration, app: string, socke
   else for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
 
   log.info({ state: 'STARTING', workers: 0, app }, 'single-process mode: loading the app in the master process');
+  // No workers boot beside this process: the held lines go out before the app's own output.
+  startLogging(log);
   process.argv = [process.argv[0], app, ...config.appArgs];
   try {
     await importModule(pathToFileURL(path.resolve(app)).href);

@@ -96,9 +96,12 @@ export function request(socketPath: string, cmd: string, timeoutMs: number, extr
     conn.setEncoding('utf8');
     conn.on('connect', () => conn.write(JSON.stringify({ ...extra, cmd }) + '\n'));
     conn.on('data', (d: string) => (buf += d));
-    conn.on('error', (err) => {
+    conn.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new SockrunError('SOCKRUN_ERR_CONTROL', `cannot reach the master at ${socketPath}: ${err.message}`));
+      // Nobody listens on it: the socket file of a master that was killed (SIGKILL leaves it),
+      // and the pid now belongs to someone else (or to nobody's master).
+      if (err.code === 'ECONNREFUSED') reject(new SockrunError('SOCKRUN_ERR_NO_MASTER', `nothing listens on ${socketPath}: that process is not a sockrun master (the file is left from one that was killed)`));
+      else reject(new SockrunError('SOCKRUN_ERR_CONTROL', `cannot reach the master at ${socketPath}: ${err.message}`));
     });
     conn.on('end', () => {
       clearTimeout(timer);

@@ -2,6 +2,7 @@
  * Lifecycle under real load: rolling reload, graceful drain, recycling, hang detection and the
  * control commands, counted from the clients' side.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -244,5 +245,26 @@ describe('control commands', () => {
     expect(notOurs.stderr).toMatch(/is not a sockrun master/);
     const missing = await control(['status', '--pid-file', path.join(dir, 'none.pid')]);
     expect(missing.code).toBe(ExitCode.NO_MASTER);
+  });
+
+  test('the control socket a SIGKILLed master left behind, for a pid that is not sockrun any more: NO_MASTER, nobody signalled', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockrun-'));
+    const leftover = path.join(dir, 'ctl.sock');
+    // A socket file nobody listens on: a second name for a server's socket, kept after it closed.
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(path.join(dir, 'live.sock'), r));
+    fs.linkSync(path.join(dir, 'live.sock'), leftover);
+    await new Promise((r) => server.close(r));
+    const bystander = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const r = await control(['stop', '--pid', String(bystander.pid), '--control-socket', leftover]);
+      expect(r.code).toBe(ExitCode.NO_MASTER);
+      expect(r.stderr).toMatch(/nothing listens on .*ctl\.sock: that process is not a sockrun master/);
+      expect(bystander.exitCode).toBeNull();
+      expect(bystander.signalCode).toBeNull();
+    } finally {
+      bystander.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
