@@ -53,8 +53,9 @@ d('a socket from the host\'s network namespace, handed to a service in its own (
       // This first connection starts the service; it waits in the backlog until a worker accepts.
       const first = await request({ port }, '/');
       expect(first.status).toBe(200);
-      expect(out()).toContain(`http=127.0.0.1:${port} (systemd fd 3)`);
+      // The master's lines are written once its workers listen (log.ts): a moment after the first answer.
       await eventually(() => out().includes('"msg":"ready"'), 15_000, `ready; output:\n${out()}`);
+      expect(out()).toContain(`http=127.0.0.1:${port} (systemd fd 3)`);
       // The master is in another network namespace than ours: its /proc/net does not list the socket.
       expect(fs.readlinkSync(`/proc/${child.pid}/ns/net`)).not.toBe(fs.readlinkSync('/proc/self/ns/net'));
       const pids = new Set<string>();
