@@ -12,9 +12,10 @@ const HOLD_AT_MOST_MS = 1000;
  *
  * pino itself is loaded only once the first workers listen (startLogging, run.ts): requiring it
  * costs ~30 ms of CPU, taken from the workers while they boot when the master loads it earlier
- * (issue 16: 2 workers answered ~30 ms later on 2 cores). Until then debug to warn lines are
- * held, in order, and written with the time they were logged; an error or fatal line, any other
- * use of the logger, the process exiting or HOLD_AT_MOST_MS load pino at once.
+ * (issue 16: 2 workers answered ~30 ms later on 2 cores). Until then debug and info lines are
+ * held, in order, and written with the time they were logged; a warning or worse (written before
+ * the workers' own output it may explain), any other use of the logger, the process exiting or
+ * HOLD_AT_MOST_MS load pino at once.
  */
 export function createLogger(level: string, format: 'json' | 'pretty' | undefined): Logger {
   const threshold = LEVELS[level] ?? (level === 'silent' ? Infinity : LEVELS.info);
@@ -37,7 +38,7 @@ export function createLogger(level: string, format: 'json' | 'pretty' | undefine
   process.once('exit', load);
   const logger = new Proxy({} as Logger, {
     get(_target, prop) {
-      if (!real && typeof prop === 'string' && LEVELS[prop] < LEVELS.error) {
+      if (!real && typeof prop === 'string' && LEVELS[prop] < LEVELS.warn) {
         return (...args: unknown[]) => {
           if (LEVELS[prop] >= threshold) held.push({ method: prop, args, at: Date.now() });
         };

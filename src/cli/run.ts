@@ -113,9 +113,13 @@ export async function startMaster(
     master.start();
     // After the first spawn (queued by start()): a parent that dies in between is seen a moment later.
     let stopParentWatch = (): void => {};
-    setImmediate(() => (stopParentWatch = parentWatch().watchParent(log)));
+    let stopped = false;
+    setImmediate(() => {
+      if (!stopped) stopParentWatch = parentWatch().watchParent(log);
+    });
 
     const finished = master.finished.then(async (code) => {
+      stopped = true;
       for (const a of attached) await a.close();
       control.close();
       removePidFile();

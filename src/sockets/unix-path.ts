@@ -81,7 +81,8 @@ const MAX_UNIX_PATH = 107;
 export function temporaryName(p: string): string | undefined {
   // Not node:crypto (it costs the master ~10 ms and ~1 MB at start, issue 16): the name only has to
   // differ from its neighbours'; binding it fails rather than replaces anything (EADDRINUSE).
-  const name = path.join(path.dirname(p), `.${path.basename(p)}.${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}`);
+  const suffix = Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0');
+  const name = path.join(path.dirname(p), `.${path.basename(p)}.${suffix}`);
   return Buffer.byteLength(name) <= MAX_UNIX_PATH ? name : undefined;
 }
 

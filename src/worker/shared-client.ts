@@ -67,6 +67,11 @@ function listenForReplies(): void {
   });
 }
 
+/** How long an answer to a thread is kept for a repeated question (threads repeat every ASK_AGAIN_MS). */
+const FORGET_ANSWER_MS = 10_000;
+/** A thread asks again this often until its main thread answers. */
+export const ASK_AGAIN_MS = 100;
+
 /** The channel a worker's threads ask its main thread on. */
 export function threadChannel(pid: number): string {
   return `sockrun:listen:${pid}`;
@@ -76,9 +81,13 @@ export function threadChannel(pid: number): string {
  * Answers this worker's threads, from the app's first `new Worker()` on: node:worker_threads is
  * not loaded into a worker that never starts a thread (issue 16). The 'worker_threads'
  * diagnostics channel is published inside the Worker constructor, long before the thread has
- * booted far enough to ask; process 'worker' (a tick later) covers lines without it.
+ * booted far enough to ask; process 'worker' (a tick later) covers lines without it. When a
+ * module required before sockrun's preload (--node-args, NODE_OPTIONS) already loaded
+ * node:worker_threads, its threads may exist already: answer at once. A thread repeats its
+ * question until answered (thread-listen.ts), so one asked before this is not lost either.
  */
 export function serveThreads(): void {
+  if ((process as { moduleLoadList?: string[] }).moduleLoadList?.includes('NativeModule worker_threads')) return answerThreads();
   let serving = false;
   const onThread = (): void => {
     if (serving) return;
@@ -101,10 +110,22 @@ function answerThreads(): void {
   const channel = new BroadcastChannel(threadChannel(process.pid));
   channel.unref();
   const given: SharedHandle[] = [];
+  // A question repeated while it was being answered is answered once; its answer is sent again.
+  const answers = new Map<string, ThreadReply | undefined>();
   channel.onmessage = (event) => {
     const request = (event as { data: ThreadRequest }).data;
     if (request.op === 'close') return closeShared(request.address);
-    const reply = (r: ThreadReply) => channel.postMessage(r);
+    if (answers.has(request.id)) {
+      const known = answers.get(request.id);
+      if (known) channel.postMessage(known);
+      return;
+    }
+    answers.set(request.id, undefined);
+    const reply = (r: ThreadReply) => {
+      answers.set(request.id, r);
+      setTimeout(() => answers.delete(request.id), FORGET_ANSWER_MS).unref();
+      channel.postMessage(r);
+    };
     openShared(request.address).then(
       (handle) => {
         given.push(handle);

@@ -13,7 +13,7 @@ import net = require('node:net');
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { SharedAddress, SocketInfo, WorkerEnv } from '../protocol';
 import { ListenCall, mapListen, parseListenCall } from './listen-map';
-import { ThreadReply, ThreadRequest, listenError, resolveShared, threadChannel } from './shared-client';
+import { ASK_AGAIN_MS, ThreadReply, ThreadRequest, listenError, resolveShared, threadChannel } from './shared-client';
 
 type Listen = typeof net.Server.prototype.listen;
 
@@ -35,11 +35,14 @@ export function installThreadListen(env: NodeJS.ProcessEnv): void {
   let nextId = 1;
 
   const channel = () => new BroadcastChannel(threadChannel(spec.pid));
+  // Asked again until answered: a question posted before the main thread listens is lost (shared-client.ts serveThreads).
   const ask = (request: Extract<ThreadRequest, { op: 'open' }>): Promise<ThreadReply> => new Promise((resolve) => {
     const c = channel();
+    const again = setInterval(() => c.postMessage(request), ASK_AGAIN_MS);
     c.onmessage = (event) => {
       const reply = (event as { data: ThreadReply }).data;
       if (reply.id !== request.id) return;
+      clearInterval(again);
       c.close();
       resolve(reply);
     };

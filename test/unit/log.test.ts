@@ -17,7 +17,7 @@ function run(fixture: string): string[] {
 const parse = (line: string) => JSON.parse(line) as { msg: string; time: string; level: number };
 
 describe('the master log before pino is loaded', () => {
-  test('holds debug to warn lines until startLogging(), then writes them in order with the time they were logged', () => {
+  test('holds debug and info lines until startLogging(), then writes them in order with the time they were logged', () => {
     const [mark, one, two, after, atOnce] = run('hold.ts');
     expect(mark).toBe('MARK before start');
     expect([parse(one).msg, parse(two).msg, after, parse(atOnce).msg]).toEqual(['held one', 'held two', 'MARK after start', 'written at once']);
@@ -29,5 +29,10 @@ describe('the master log before pino is loaded', () => {
   test('writes an error at once, after the lines held before it', () => {
     const lines = run('error-first.ts');
     expect(lines.map((l) => (l.startsWith('{') ? parse(l).msg : l))).toEqual(['held', 'fails now', 'MARK after the error']);
+  });
+
+  test('writes a warning at once, after the lines held before it', () => {
+    const lines = run('warn-first.ts');
+    expect(lines.map((l) => (l.startsWith('{') ? parse(l).msg : l))).toEqual(['held', 'warns now', 'MARK after the warning']);
   });
 });
