@@ -22,7 +22,7 @@ import { Check, ProbeKind, probeAnswer, singleCheckAnswer } from './checks';
 import { ECV_PATH, ecvAnswer, ecvHeaders, localIp } from './ecv-format';
 import type { Readiness } from './readiness';
 import { ByteBudget } from './scrape-budget';
-import { Handler, LIMITS } from './server';
+import { Handler, LIMITS, keepForScraper } from './server';
 import type { StatusReport } from './status';
 import { statusPage } from './status-page';
 
@@ -167,6 +167,7 @@ async function metrics(ctx: RouteContext, scrapes: { active: number; budget: Byt
     if (req.method !== 'HEAD' && !scrapes.budget.take(length)) {
       return send(req, res, 503, 'too many scrape bytes this second; try again\n', { 'retry-after': '1' });
     }
+    keepForScraper(res);
     res.writeHead(200, {
       'content-type': scrape.contentType,
       'cache-control': 'no-store',

@@ -5,10 +5,12 @@
  *  - header section at most 8 KiB (431), request bodies at most 1 KiB (413);
  *  - headers must arrive within 5 s and the whole request within 10 s (408), checked every
  *    500 ms instead of Node's default 30 s, so a slowloris connection is gone within ~6 s;
- *  - idle keep-alive connections close after 75 s: longer than Prometheus's scrape interval (1 min
- *    by default), so each scrape reuses the connection Prometheus keeps instead of a new TCP
- *    handshake and accept. On a saturated machine each of those is one more wait for a CPU
- *    (issue 16: scrape p99 under load). The eviction below bounds what idle connections cost;
+ *  - idle keep-alive connections close after 2 s, except after a scrape (keepForScraper): 75 s,
+ *    longer than Prometheus's scrape interval (1 min by default), so each scrape reuses the
+ *    connection Prometheus keeps instead of a new TCP handshake and accept; on a saturated machine
+ *    each of those is one more wait for a CPU (issue 16: scrape p99 under load). Not for every
+ *    answer: a one-line health check that never reads its response (`node -e "http.get(…)"`)
+ *    would wait that long for the server to hang up. The eviction below bounds idle connections;
  *  - at most 256 connections may sit without a request being handled (still sending headers,
  *    or idle between requests); one more evicts the oldest of them. A flood of slow clients
  *    therefore costs bounded memory and can never hold the door shut: a probe is evicted only
@@ -27,12 +29,26 @@ export const LIMITS = {
   maxBodyBytes: 1024,
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 75_000,
+  keepAliveTimeoutMs: 2_000,
+  scraperKeepAliveMs: 75_000,
   checkIntervalMs: 500,
   maxWaitingConnections: 256,
 } as const;
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/**
+ * After this response, the connection may stay idle LIMITS.scraperKeepAliveMs instead of
+ * keepAliveTimeoutMs. Node's own 'finish' listener (added before the handler runs) set the
+ * shorter timeout just before this one replaces it; the next request on it clears it as usual.
+ */
+export function keepForScraper(res: http.ServerResponse): void {
+  // Taken now: Node detaches the socket from the response when it finishes.
+  const socket = res.socket;
+  res.once('finish', () => {
+    if (socket && !socket.destroyed && res.shouldKeepAlive) socket.setTimeout(LIMITS.scraperKeepAliveMs);
+  });
+}
 
 export interface AdminServer {
   server: http.Server;

@@ -13,7 +13,7 @@ import { ProbeSnapshot, livenessChecks, oneLine, probeAnswer, readinessChecks, s
 import { ecvAnswer, ecvHeaders, localIp } from '../../src/admin/ecv-format';
 import { appTarget, probeApp } from '../../src/admin/monitor';
 import { PeriodicCheck } from '../../src/admin/periodic';
-import { LIMITS, startAdminServer } from '../../src/admin/server';
+import { LIMITS, keepForScraper, startAdminServer } from '../../src/admin/server';
 import type { IncomingMessage } from 'node:http';
 
 type Stage = 'SPAWNED' | 'LISTENING' | 'DRAINING';
@@ -230,25 +230,30 @@ describe('periodic checks', () => {
 });
 
 describe('admin server transport', () => {
-  test('a scraper\'s keep-alive connection stays open between scrapes (Prometheus reuses it instead of connecting again)', async () => {
-    const admin = await startAdminServer({ kind: 'tcp', host: '127.0.0.1', port: 0 }, (_req, res) => res.end('ok'));
+  test('a scraper\'s keep-alive connection stays open between scrapes (Prometheus reuses it); any other idle one closes after 2 s', async () => {
+    const admin = await startAdminServer({ kind: 'tcp', host: '127.0.0.1', port: 0 }, (req, res) => {
+      if (req.url === '/metrics') keepForScraper(res);
+      res.end('ok');
+    });
     const port = (admin.server.address() as net.AddressInfo).port;
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const scrape = () => new Promise<{ reused: boolean; body: string }>((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/metrics', agent }, (res) => {
+    const agents = [new http.Agent({ keepAlive: true, maxSockets: 1 }), new http.Agent({ keepAlive: true, maxSockets: 1 })];
+    const get = (path: string, agent: http.Agent) => new Promise<{ reused: boolean; body: string }>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
         let b = '';
         res.on('data', (d) => (b += d));
         res.on('end', () => resolve({ reused: req.reusedSocket, body: b }));
       }).on('error', reject);
     });
     try {
-      expect(await scrape()).toEqual({ reused: false, body: 'ok' });
-      // Node's default is 5 s, sockrun's was 2 s: a 15 s or 1 min scrape interval always reconnected.
+      expect(await get('/metrics', agents[0])).toEqual({ reused: false, body: 'ok' });
+      expect(await get('/readyz', agents[1])).toEqual({ reused: false, body: 'ok' });
+      // With 2 s for every connection, a 15 s or 1 min scrape interval always reconnected.
       await new Promise((r) => setTimeout(r, 5500));
-      expect(await scrape()).toEqual({ reused: true, body: 'ok' });
-      expect(LIMITS.keepAliveTimeoutMs).toBeGreaterThan(60_000);
+      expect(await get('/metrics', agents[0])).toEqual({ reused: true, body: 'ok' });
+      expect(await get('/readyz', agents[1])).toEqual({ reused: false, body: 'ok' });
+      expect(LIMITS.scraperKeepAliveMs).toBeGreaterThan(60_000);
     } finally {
-      agent.destroy();
+      for (const a of agents) a.destroy();
       await admin.close();
     }
   });
