@@ -220,9 +220,10 @@ async function run(ctx) {
   if (sock.length) {
     const p99 = quantile(sock, 0.99);
     const floor = pick('sockrun-livez', 16, 'wrk').map((s) => s.ms);
+    const fresh = pick('sockrun-fresh', 16, 'wrk').map((s) => s.ms);
     goals.push({
-      goal: '/metrics p99, 16 workers under load', sockrun: `${fmtNum(p99, 1)} ms`,
-      anchor: `${anchor.length ? `${fmtNum(quantile(anchor, 0.99), 1)} ms` : '–'}; /livez p99 on the same port: ${fmtNum(quantile(floor, 0.99), 1)} ms`,
+      goal: '/metrics p99, 16 workers under load (the connection Prometheus keeps)', sockrun: `${fmtNum(p99, 1)} ms`,
+      anchor: `${anchor.length ? `${fmtNum(quantile(anchor, 0.99), 1)} ms` : '–'}; /livez p99 on the same connection: ${fmtNum(quantile(floor, 0.99), 1)} ms; sockrun over a new connection each: ${fresh.length ? `${fmtNum(quantile(fresh, 0.99), 1)} ms` : '–'}`,
       target: `≤ ${GOAL_P99_MS} ms`, value: `${fmtNum(p99, 1)} ms`, met: p99 <= GOAL_P99_MS,
     });
   }
