@@ -7,20 +7,20 @@ import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';
 import { SockrunError, usageError } from '../errors';
 import { createLogger, startLogging } from '../log';
-import { Master } from '../master/master';
+import type { Master } from '../master/master';
+import type { MasterOptions } from '../master/types';
+import { startFirstWorkers } from '../master/worker-handle';
 import { WorkerEnv } from '../protocol';
 import { inspectorWarnings, planNodeArgs, typescriptWarning } from '../config/node-args';
 import { Release, logicalPaths, resolveRelease } from '../master/release';
 import { gatherSockets } from '../sockets/gather';
 import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
 import { releaseSocket } from '../sockets/hold';
-import { controlSocketForMaster } from '../control/paths';
-import { startControlServer } from '../control/server';
-import { Attachment, attachments } from './attachments';
-import { compactWhenReady } from './compact';
+import type { Attachment } from './attachments';
 import { routeSignals, signalsCaughtEarly } from './early-signals';
 
 // Required where used: what the master loads before its first spawn delays every worker (issue 16).
+// The master's own code, its observers and the control socket load after it, while the workers boot.
 const pidFile = () => require('./pid-file') as typeof import('./pid-file');
 const parentWatch = () => require('./parent-watch') as typeof import('./parent-watch');
 
@@ -29,9 +29,9 @@ export async function runMaster(config: Configuration): Promise<number> {
 }
 
 /**
- * Everything `runMaster` does up to the first spawn, for callers that need the Master itself
- * (the cluster2 facade, `new Cluster().listen()`): `observe` runs before any worker is spawned,
- * so no event is missed. `finished` resolves with the exit code once the master stopped and the
+ * Everything `runMaster` does up to start(), for callers that need the Master itself (the
+ * cluster2 facade, `new Cluster().listen()`): `observe` runs before start(), which announces
+ * the first workers ('spawn') and lets their events through, so no event is missed. `finished` resolves with the exit code once the master stopped and the
  * control socket and pid file were cleaned up.
  */
 export async function startMaster(
@@ -70,7 +70,7 @@ export async function startMaster(
     const stripsTypes = Boolean((process.features as { typescript?: string | false }).typescript);
     const tsWarning = typescriptWarning(app, config.nodeArgs, stripsTypes, process.version);
     if (tsWarning) log.warn({ app }, tsWarning);
-    const master = new Master({
+    const options: MasterOptions = {
       paths,
       release,
       appArgs: config.appArgs,
@@ -94,24 +94,31 @@ export async function startMaster(
       log,
       // The CLI caught signals from its first instant: they reach the master's queue at start().
       routeSignals: signalsCaughtEarly() ? routeSignals : undefined,
-    });
+    };
+    // Spawn first: the workers boot while the master's own code loads (issue 16). A step below
+    // that fails drains them again (abandon) before the error is reported.
+    const first = startFirstWorkers(options, workers, release);
+    const master = new (require('../master/master') as typeof import('../master/master')).Master(options, first);
+    undo.unshift(() => master.abandon());
     observe?.(master);
     const stopOnCrash = installCrashGuard(master, log);
     undo.unshift(stopOnCrash);
-    const stopCompacting = compactWhenReady(master);
+    const stopCompacting = (require('./compact') as typeof import('./compact')).compactWhenReady(master);
     undo.unshift(stopCompacting);
     const attached: Attachment[] = [];
-    for (const attach of attachments) {
+    for (const attach of (require('./attachments') as typeof import('./attachments')).attachments) {
       attached.push(await attach(master, config, log));
       undo.unshift(() => attached.pop()?.close());
     }
     // The control socket, then the pid file: once the pid file exists, `sockrun reload` works.
+    const { startControlServer } = require('../control/server') as typeof import('../control/server');
+    const { controlSocketForMaster } = require('../control/paths') as typeof import('../control/paths');
     const control = await startControlServer(master, controlSocketForMaster(process.pid, config.controlSocket), log);
     undo.unshift(() => control.close());
     const removePidFile = config.pidFile ? pidFile().writePidFile(config.pidFile) : () => {};
     logOnceListening(master, log, workers);
     master.start();
-    // After the first spawn (queued by start()): a parent that dies in between is seen a moment later.
+    // Loaded on the next turn, off the first workers' path: a parent that dies before is seen then.
     let stopParentWatch = (): void => {};
     let stopped = false;
     setImmediate(() => {

@@ -4,17 +4,20 @@
  */
 import type { Release } from './release';
 
+/** The first generation's number: the workers spawned at start carry it. */
+export const FIRST_GENERATION = 1;
+
 export class Generations {
   /** What new workers carry: the newest reload's, or the last good one after an abort. */
-  current = 1;
+  current = FIRST_GENERATION;
   /** The last generation whose rollout completed. */
-  good = 1;
+  good = FIRST_GENERATION;
   /** The newest number handed out (an aborted one is never reused). */
-  private newest = 1;
+  private newest = FIRST_GENERATION;
   private readonly releases = new Map<number, Release>();
 
   constructor(first: Release) {
-    this.releases.set(1, first);
+    this.releases.set(FIRST_GENERATION, first);
   }
 
   /** A reload starts: a new generation with the release resolved now. */

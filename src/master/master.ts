@@ -9,12 +9,10 @@
 import { EventEmitter } from 'node:events';
 import { ExitCode } from '../errors';
 import { WorkerMessage, isWorkerMessage } from '../protocol';
-import { workerNodeArgs } from '../config/node-args';
 import { describeSocket, releaseSocket, socketInfo } from '../sockets/hold';
 import { SharedSockets } from '../sockets/shared';
 import { LifecycleEvent, MasterState, transition } from './lifecycle';
 import { backoffMs, countFailure, plan } from './plan';
-import { jitterLimits } from './recycle';
 import { due } from './supervise';
 import { Generations } from './generations';
 import { abortReason, describeFailure } from './rollout';
@@ -22,7 +20,7 @@ import { Reloads } from './reloads';
 import { routeMasterSignals } from './signals';
 import { MasterSnapshot, buildSnapshot } from './snapshot';
 import { ControlResult, MasterEvent, MasterOptions } from './types';
-import { DrainReason, ExitReason, WorkerHandle, workerEnvironment } from './worker-handle';
+import { DrainReason, ExitReason, WorkerHandle, numberWorkerFds, startWorker } from './worker-handle';
 
 /** How often the supervision tick runs (hang, boot and drain deadlines, recycling by age). */
 const TICK_MS = 250;
@@ -42,6 +40,9 @@ export class Master extends EventEmitter {
   private readonly workers = new Map<number, WorkerHandle>();
   private readonly queue: MasterEvent[] = [];
   private running = false;
+  /** Events wait in the queue, and the app's own messages here, until start(): observers attach first. */
+  private started = false;
+  private readonly appMessages: [WorkerHandle, unknown][] = [];
   private readonly startedAt = Date.now();
   private lastTickAt = Date.now();
   private ticker: NodeJS.Timeout | undefined;
@@ -62,9 +63,14 @@ export class Master extends EventEmitter {
   readonly finished = new Promise<number>((resolve) => (this.finishResolve = resolve));
   private exitCode: number = ExitCode.OK;
 
-  constructor(readonly options: MasterOptions) {
+  /**
+   * `first`: the first generation's workers, already spawned by startFirstWorkers()
+   * (worker-handle.ts) in this same tick; start() announces them.
+   */
+  constructor(readonly options: MasterOptions, first: WorkerHandle[] = []) {
     super();
-    this.options.sockets.forEach((s, i) => (s.fd = 3 + i));
+    numberWorkerFds(options.sockets);
+    for (const w of first) this.adopt(w);
     this.generations = new Generations(options.release);
     this.shared = new SharedSockets(options.log);
     const master = this;
@@ -84,15 +90,34 @@ export class Master extends EventEmitter {
 
   /** Spawns the first generation and starts handling signals. */
   start(): void {
+    this.started = true;
     this.stopSignals = routeMasterSignals((signal) => this.enqueue({ kind: 'signal', signal }), this.options.routeSignals);
     this.ticker = setInterval(() => this.enqueue({ kind: 'tick' }), TICK_MS);
     this.options.log.info({ state: this.state, workers: this.options.workers, sockets: this.options.sockets.map(describeSocket) }, 'starting');
+    for (const w of this.workers.values()) this.announce(w);
+    for (const [w, m] of this.appMessages.splice(0)) this.emit('message', w, m);
     this.enqueue({ kind: 'tick' });
+  }
+
+  /**
+   * A start that failed after its first workers were spawned (an observer or the control socket
+   * could not start): drains them, SIGKILL after the graceful timeout; resolves once all exited.
+   */
+  async abandon(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => new Promise<void>((resolve) => {
+      if (w.pid < 0 || w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
+      const kill = setTimeout(() => w.child.kill('SIGKILL'), this.options.gracefulTimeoutMs);
+      w.child.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      w.drain('stop');
+    })));
   }
 
   enqueue(event: MasterEvent): void {
     this.queue.push(event);
-    if (!this.running) {
+    if (!this.running && this.started) {
       this.running = true;
       setImmediate(() => this.run());
     }
@@ -357,34 +382,33 @@ export class Master extends EventEmitter {
     }
   }
 
-  private spawnWorker(): WorkerHandle {
-    const { options } = this;
+  private spawnWorker(): void {
     const used = new Set(this.liveWorkers().filter((w) => w.stage !== 'DRAINING').map((w) => w.id));
     let id = 0;
     while (used.has(id)) id++;
-    const release = this.generations.release();
-    const env = workerEnvironment(options, release);
-    const w = new WorkerHandle(id, this.generation, jitterLimits(options.recycle), {
-      app: release.app,
-      cwd: release.cwd,
-      appArgs: options.appArgs,
-      fds: options.sockets.map((s) => s.handle.fd),
-      env,
-      ...workerNodeArgs(options.nodeArgs, this.liveWorkers().map((w) => w.inspectorPort)),
-    });
+    const w = startWorker(this.options, id, this.generation, this.generations.release(), this.liveWorkers().map((x) => x.inspectorPort));
+    this.adopt(w);
+    this.announce(w);
+  }
+
+  /** Its events join the queue from now on. */
+  private adopt(w: WorkerHandle): void {
     this.workers.set(w.pid, w);
     w.child.on('message', (m: unknown) => {
       if (isWorkerMessage(m)) this.enqueue({ kind: 'worker-message', worker: w, message: m });
-      else this.emit('message', w, m);
+      else if (this.started) this.emit('message', w, m);
+      else this.appMessages.push([w, m]);
     });
     w.child.once('exit', (code, signal) => this.enqueue({ kind: 'worker-exit', worker: w, code, signal }));
     w.child.once('error', (err) => {
-      options.log.error({ err, worker: id }, 'could not spawn worker');
+      this.options.log.error({ err, worker: w.id }, 'could not spawn worker');
       if (w.pid < 0) this.enqueue({ kind: 'worker-exit', worker: w, code: null, signal: null });
     });
-    options.log.debug({ worker: id, workerPid: w.pid, generation: w.generation }, 'spawned worker');
+  }
+
+  private announce(w: WorkerHandle): void {
+    this.options.log.debug({ worker: w.id, workerPid: w.pid, generation: w.generation }, 'spawned worker');
     this.emit('spawn', w);
-    return w;
   }
 
   private drainWorkers(): void {

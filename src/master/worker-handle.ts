@@ -4,9 +4,13 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import path = require('node:path');
+import type { Configuration } from '../config/resolve';
+import { NodeArgs, workerNodeArgs } from '../config/node-args';
 import { MasterMessage, WorkerEnv, WorkerStats } from '../protocol';
 import type { WorkerStage } from './plan';
-import type { RecycleLimits } from './recycle';
+import { FIRST_GENERATION } from './generations';
+import { RecycleLimits, jitterLimits } from './recycle';
+import type { Release } from './release';
 import { HeldSocket, socketInfo } from '../sockets/hold';
 
 export type ExitReason = 'crash' | 'signal' | 'hang' | 'recycle' | 'reload' | 'shutdown' | 'boot_failure';
@@ -33,12 +37,48 @@ export interface SpawnSpec {
 
 const PRELOAD = path.join(__dirname, '..', 'worker', 'preload.js');
 
+/** What a spawn takes from the master's settings (master/types.ts MasterOptions). */
+export type SpawnSettings = Pick<Configuration, 'appArgs' | 'pingIntervalMs' | 'idleTimeoutMs' | 'gracefulTimeoutMs' | 'recycle'> & {
+  sockets: HeldSocket[];
+  nodeArgs?: NodeArgs;
+  workerEnv?: NodeJS.ProcessEnv;
+};
+
+/** Sockets sit at fds 3… in every worker, in the master's order (systemd's layout). */
+export function numberWorkerFds(sockets: HeldSocket[]): void {
+  sockets.forEach((s, i) => (s.fd = 3 + i));
+}
+
+/** Spawns worker `id` of `generation` running `release`; its inspector port, if any, clear of `inspectorPorts`. */
+export function startWorker(settings: SpawnSettings, id: number, generation: number, release: Release, inspectorPorts: (number | undefined)[]): WorkerHandle {
+  return new WorkerHandle(id, generation, jitterLimits(settings.recycle), {
+    app: release.app,
+    cwd: release.cwd,
+    appArgs: settings.appArgs,
+    fds: settings.sockets.map((s) => s.handle.fd),
+    env: workerEnvironment(settings, release),
+    ...workerNodeArgs(settings.nodeArgs, inspectorPorts),
+  });
+}
+
+/**
+ * The first generation's `count` workers, spawned before the master's own code loads so that
+ * they boot while it does (issue 16). The Master adopts them in the same tick: no event of
+ * theirs can be missed, as none is delivered before the event loop turns.
+ */
+export function startFirstWorkers(settings: SpawnSettings, count: number, release: Release): WorkerHandle[] {
+  numberWorkerFds(settings.sockets);
+  const first: WorkerHandle[] = [];
+  for (let id = 0; id < count; id++) first.push(startWorker(settings, id, FIRST_GENERATION, release, first.map((w) => w.inspectorPort)));
+  return first;
+}
+
 /**
  * A worker's environment: the master's, without what systemd addressed to the master alone
  * (sd_listen_fds(3): variables unset before forking), plus the worker runtime's settings.
  */
 export function workerEnvironment(
-  options: { sockets: HeldSocket[]; pingIntervalMs: number; idleTimeoutMs: number; gracefulTimeoutMs: number; workerEnv?: NodeJS.ProcessEnv },
+  options: Pick<SpawnSettings, 'sockets' | 'pingIntervalMs' | 'idleTimeoutMs' | 'gracefulTimeoutMs' | 'workerEnv'>,
   release: { cwd: string },
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.workerEnv };

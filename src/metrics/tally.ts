@@ -31,8 +31,8 @@ export interface ObservedMaster {
 }
 
 export class EventTally {
-  /** Worker processes spawned. */
-  starts: number;
+  /** Worker processes spawned: one per 'spawn' (observers attach before Master.start(), which announces the first workers). */
+  starts = 0;
   readonly exits: Record<string, number> = Object.fromEntries(EXIT_REASONS.map((r) => [r, 0]));
   readonly recycles: Record<string, number> = Object.fromEntries(RECYCLE_REASONS.map((r) => [r, 0]));
   readonly reloads: Record<string, number> = Object.fromEntries(RELOAD_RESULTS.map((r) => [r, 0]));
@@ -43,7 +43,6 @@ export class EventTally {
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(private readonly master: ObservedMaster) {
-    this.starts = master.liveWorkers().length;
     this.listen('spawn', () => this.starts++);
     this.listen('exit', (w: ObservedWorker, reason: string) => {
       this.totals.retire(w);

@@ -4,6 +4,7 @@
  * and cluster2's ECV on both ports.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ExitCode } from '../../src/errors';
@@ -331,5 +332,21 @@ describe('metrics and configuration', () => {
     const s = new Sockrun(['-w', '1', '-l', `127.0.0.1:${await freePort()}`, '--admin', `127.0.0.1:${admin.port}`, ADMIN_APP]);
     expect((await s.exited).code).toBe(ExitCode.PORT_BUSY);
     expect(s.stderr).toMatch(new RegExp(`--admin 127\\.0\\.0\\.1:${admin.port}: address already in use`));
+  });
+
+  test('a busy admin port found after the first workers were spawned (they boot while the master loads): they are gone before the master exits, the app port with them', async () => {
+    const { admin } = await startAdmin([]);
+    const port = await freePort();
+    const s = new Sockrun(['-w', '2', '-l', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${admin.port}`, path.join(FIXTURES, 'hello.js')]);
+    expect((await s.exited).code).toBe(ExitCode.PORT_BUSY);
+    expect(s.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^sockrun: --admin 127\.0\.0\.1:\d+: address already in use/)]);
+    // A worker left behind would still hold the listening socket: the kernel would accept this
+    // connection into its backlog for nobody to serve.
+    const refused = await new Promise<string>((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.once('connect', () => (c.destroy(), resolve('accepted')));
+      c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    });
+    expect(refused).toBe('ECONNREFUSED');
   });
 });

@@ -103,9 +103,11 @@ function scrapeOf(master: FakeMaster, ready = true): { render(accept: string | u
 describe('a scrape', () => {
   test('has every metric the issue asks for, with the worker label bounded by the slots', async () => {
     const master = new FakeMaster();
+    // Attached before the workers are announced, as the admin port attaches before Master.start().
+    const scrape = scrapeOf(master);
     master.spawn(0);
     master.spawn(1);
-    const { body, contentType } = await scrapeOf(master).render(undefined);
+    const { body, contentType } = await scrape.render(undefined);
     expect(contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
     for (const name of [
       'sockrun_workers{state="LISTENING"} 2', 'sockrun_worker_starts_total 2', 'sockrun_worker_exits_total{reason="boot_failure"} 0',
