@@ -155,6 +155,9 @@ async function pushCost(ctx) {
       insts.push(inst);
     }
     await proc.sleep(1500);
+    // Warm both first: the first wrk run against cold workers is slower while their hot code
+    // compiles (measured: -10% req/s for whichever ran first, read as a push cost it was not).
+    for (const inst of insts) await wrk.run(ctx.wrkBin, { port: inst.port, seconds: ctx.seconds, connections: ctx.connections, threads: ctx.threads });
     for (let rep = 0; rep < reps; rep++) {
       for (const inst of rep % 2 ? [...insts].reverse() : insts) {
         const cpuS = await workersCpu(inst, idleSeconds);
