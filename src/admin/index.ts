@@ -8,7 +8,6 @@ import path = require('node:path');
 import type { Logger } from 'pino';
 import type { Attachment } from '../cli/attachments';
 import type { Configuration } from '../config/resolve';
-import { usageError } from '../errors';
 import type { Master } from '../master/master';
 import { createMetrics } from '../metrics';
 import { TokenFile } from './auth';
@@ -49,7 +48,7 @@ export async function attachAdmin(master: Master, config: Configuration, log: Lo
     if (unused.length) log.warn({ options: unused }, 'these options need --admin (or --ecv-on-app-port) and have no effect');
     return { close: () => {} };
   }
-  checkConfiguration(master, config);
+  // Its options were checked before the first spawn (option-checks.ts, called by cli/run.ts).
   const token = config.adminTokenFile === undefined ? undefined : TokenFile.open(config.adminTokenFile);
   if (token?.exposed) log.warn({ file: token.file }, '--admin-token-file is readable by other users; chmod 600 it');
 
@@ -75,7 +74,7 @@ export async function attachAdmin(master: Master, config: Configuration, log: Lo
       readiness: () => ({ ready: readiness.isAvailable(), ecvEnabled: readiness.ecvEnabled }),
     }, log);
     closers.push(() => metrics.close());
-    // The status page's memory starts before the first spawn, so no exit goes unrecorded.
+    // The status page's memory starts before Master.start() lets the first events through, so no exit goes unrecorded.
     const history = new History();
     const appVersion = new AppVersion(master);
     closers.push(history.listen(master), () => appVersion.close());
@@ -104,19 +103,6 @@ export async function attachAdmin(master: Master, config: Configuration, log: Lo
       for (const close of closers) await close();
     },
   };
-}
-
-function checkConfiguration(master: Master, config: Configuration): void {
-  const workers = master.snapshot().workersTarget;
-  if (config.minReady !== undefined && (config.minReady < 1 || config.minReady > workers)) {
-    throw usageError(`--min-ready ${config.minReady}: must be between 1 and the number of workers (${workers})`);
-  }
-  if (config.ecvMonitor !== undefined && !/^\/[\x21-\x7e]*$/.test(config.ecvMonitor)) {
-    throw usageError(`--ecv-monitor ${config.ecvMonitor}: expected a path such as /health`);
-  }
-  if ((config.ecvMonitor !== undefined || config.validator !== undefined) && (config.ecvMonitorIntervalMs <= 0 || config.ecvMonitorTimeoutMs <= 0)) {
-    throw usageError('--ecv-monitor-interval and --ecv-monitor-timeout must be more than 0');
-  }
 }
 
 /**

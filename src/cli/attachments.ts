@@ -5,8 +5,9 @@
  *
  * Each is loaded only when the options or the environment give it work: a master without
  * --admin outside systemd never loads the admin port (node:http, its checks, the validator
- * thread) or the notify transport. They are loaded before the first spawn (issue 16: ~15 ms
- * of CPU and ~1 MB of RSS saved when unused).
+ * thread) or the notify transport. They load after the first spawn, while the workers boot, and
+ * attach before Master.start() announces them (issue 16: ~15 ms of CPU and ~1 MB of RSS saved
+ * when unused).
  */
 import type { Logger } from 'pino';
 import type { Configuration } from '../config/resolve';

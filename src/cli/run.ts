@@ -16,6 +16,7 @@ import { Release, logicalPaths, resolveRelease } from '../master/release';
 import { gatherSockets } from '../sockets/gather';
 import { parseListenFds, unsetListenEnv } from '../sockets/listen-fds';
 import { releaseSocket } from '../sockets/hold';
+import { checkAdminOptions } from '../admin/option-checks';
 import type { Attachment } from './attachments';
 import { routeSignals, signalsCaughtEarly } from './early-signals';
 
@@ -92,12 +93,14 @@ export async function startMaster(
         ...(config.admin !== undefined ? { [WorkerEnv.METRICS_INTERVAL_MS]: String(config.metricsIntervalMs) } : {}),
       },
       log,
-      // The CLI caught signals from its first instant: they reach the master's queue at start().
+      // The CLI caught signals from its first instant: they reach the master's queue when it is built.
       routeSignals: signalsCaughtEarly() ? routeSignals : undefined,
     };
+    // Usage errors before the app runs; what needs the file system or the network is found below.
+    checkAdminOptions(config, workers);
     // Spawn first: the workers boot while the master's own code loads (issue 16). A step below
     // that fails drains them again (abandon) before the error is reported.
-    const first = startFirstWorkers(options, workers, release);
+    const first = startFirstWorkers(options, workers, release, (err, id) => log.error({ err, worker: id }, 'could not spawn worker'));
     const master = new (require('../master/master') as typeof import('../master/master')).Master(options, first);
     undo.unshift(() => master.abandon());
     observe?.(master);

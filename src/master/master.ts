@@ -20,7 +20,7 @@ import { Reloads } from './reloads';
 import { routeMasterSignals } from './signals';
 import { MasterSnapshot, buildSnapshot } from './snapshot';
 import { ControlResult, MasterEvent, MasterOptions } from './types';
-import { DrainReason, ExitReason, WorkerHandle, numberWorkerFds, startWorker } from './worker-handle';
+import { DrainReason, ExitReason, WorkerHandle, drainUntilExited, numberWorkerFds, startWorker } from './worker-handle';
 
 /** How often the supervision tick runs (hang, boot and drain deadlines, recycling by age). */
 const TICK_MS = 250;
@@ -65,12 +65,16 @@ export class Master extends EventEmitter {
 
   /**
    * `first`: the first generation's workers, already spawned by startFirstWorkers()
-   * (worker-handle.ts) in this same tick; start() announces them.
+   * (worker-handle.ts) in this same tick; start() announces them. Signals join the queue from
+   * here on, in the order they come with the workers' events: a SIGTERM that reached the master
+   * and its booting workers together (systemd's KillMode=control-group) is a drain, not their
+   * boot failure.
    */
   constructor(readonly options: MasterOptions, first: WorkerHandle[] = []) {
     super();
     numberWorkerFds(options.sockets);
     for (const w of first) this.adopt(w);
+    this.stopSignals = routeMasterSignals((signal) => this.enqueue({ kind: 'signal', signal }), options.routeSignals);
     this.generations = new Generations(options.release);
     this.shared = new SharedSockets(options.log);
     const master = this;
@@ -88,10 +92,9 @@ export class Master extends EventEmitter {
     return this.generations.current;
   }
 
-  /** Spawns the first generation and starts handling signals. */
+  /** Announces the first workers, lets the queued events through and starts the supervision tick. */
   start(): void {
     this.started = true;
-    this.stopSignals = routeMasterSignals((signal) => this.enqueue({ kind: 'signal', signal }), this.options.routeSignals);
     this.ticker = setInterval(() => this.enqueue({ kind: 'tick' }), TICK_MS);
     this.options.log.info({ state: this.state, workers: this.options.workers, sockets: this.options.sockets.map(describeSocket) }, 'starting');
     for (const w of this.workers.values()) this.announce(w);
@@ -101,18 +104,16 @@ export class Master extends EventEmitter {
 
   /**
    * A start that failed after its first workers were spawned (an observer or the control socket
-   * could not start): drains them, SIGKILL after the graceful timeout; resolves once all exited.
+   * could not start): drains them, SIGKILL after the graceful timeout or at once on a signal
+   * (Ctrl-C, `systemctl stop`); resolves once all exited. Never started, the master applies none
+   * of its queued events.
    */
   async abandon(): Promise<void> {
-    await Promise.all([...this.workers.values()].map((w) => new Promise<void>((resolve) => {
-      if (w.pid < 0 || w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
-      const kill = setTimeout(() => w.child.kill('SIGKILL'), this.options.gracefulTimeoutMs);
-      w.child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      w.drain('stop');
-    })));
+    const { exited, killNow } = drainUntilExited([...this.workers.values()], this.options.gracefulTimeoutMs);
+    this.stopSignals();
+    this.stopSignals = routeMasterSignals(killNow, this.options.routeSignals);
+    await exited;
+    this.stopSignals();
   }
 
   enqueue(event: MasterEvent): void {

@@ -64,13 +64,37 @@ export function startWorker(settings: SpawnSettings, id: number, generation: num
 /**
  * The first generation's `count` workers, spawned before the master's own code loads so that
  * they boot while it does (issue 16). The Master adopts them in the same tick: no event of
- * theirs can be missed, as none is delivered before the event loop turns.
+ * theirs can be missed, as none is delivered before the event loop turns. A spawn that throws
+ * (spawn() does for ENOMEM, E2BIG, …) goes to `onError`; the master's first tick spawns the
+ * missing ones, as after any failed spawn.
  */
-export function startFirstWorkers(settings: SpawnSettings, count: number, release: Release): WorkerHandle[] {
+export function startFirstWorkers(settings: SpawnSettings, count: number, release: Release, onError: (err: unknown, id: number) => void): WorkerHandle[] {
   numberWorkerFds(settings.sockets);
   const first: WorkerHandle[] = [];
-  for (let id = 0; id < count; id++) first.push(startWorker(settings, id, FIRST_GENERATION, release, first.map((w) => w.inspectorPort)));
+  for (let id = 0; id < count; id++) {
+    try {
+      first.push(startWorker(settings, id, FIRST_GENERATION, release, first.map((w) => w.inspectorPort)));
+    } catch (err) {
+      onError(err, id);
+    }
+  }
   return first;
+}
+
+/**
+ * Drains `workers` that have not exited (the master's queue aside: Master.abandon) and SIGKILLs
+ * them after `graceMs`, or at once on `killNow()`; `exited` resolves once all of them exited.
+ */
+export function drainUntilExited(workers: WorkerHandle[], graceMs: number): { exited: Promise<void>; killNow(): void } {
+  const waiting = workers.filter((w) => w.pid >= 0 && w.child.exitCode === null && w.child.signalCode === null);
+  // ChildProcess.kill() signals nothing once the child was reaped: no reused pid is ever hit.
+  const killNow = (): void => void waiting.forEach((w) => w.child.kill('SIGKILL'));
+  const timer = setTimeout(killNow, graceMs);
+  const exited = Promise.all(waiting.map((w) => new Promise<void>((resolve) => {
+    w.child.once('exit', () => resolve());
+    w.drain('stop');
+  }))).then(() => clearTimeout(timer));
+  return { exited, killNow };
 }
 
 /**

@@ -4,8 +4,8 @@
  * on every scrape.
  *
  * Layout: tally.ts (event counts) and pushes.ts + app.ts (the app's own prom-client metrics as
- * the workers push them, aggregated so that counters never go backwards) are attached before the
- * first spawn and need no prom-client; own.ts (sockrun's metrics in a prom-client registry),
+ * the workers push them, aggregated so that counters never go backwards) are attached before
+ * Master.start() and need no prom-client; own.ts (sockrun's metrics in a prom-client registry),
  * exposition.ts (text or OpenMetrics) and scrape.ts (one scrape) are loaded at the first scrape.
  * The worker's side is worker/metrics.ts.
  */

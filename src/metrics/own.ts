@@ -1,7 +1,7 @@
 /**
  * sockrun's own metrics (the table in docs/metrics.md), in a prom-client Registry of the
  * master, built at the first scrape. Everything is read when a scrape asks, through prom-client
- * `collect` callbacks: event counts from the EventTally (attached before the first spawn, so
+ * `collect` callbacks: event counts from the EventTally (attached before Master.start(), so
  * nothing is missed while prom-client is not loaded yet), the rest from the master. The master
  * is never on the request path: connection and request counts are the workers' pings.
  */

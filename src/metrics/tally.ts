@@ -1,7 +1,7 @@
 /**
  * What sockrun's own metrics count from the master's events (spawns, exits, recycles, reloads,
- * the workers' pinged totals), kept in plain numbers. It is attached before the first spawn, so
- * nothing is missed, while prom-client itself (own.ts, scrape.ts: ~12 MB of RSS and tens of ms
+ * the workers' pinged totals), kept in plain numbers. It is attached before Master.start(), which
+ * announces the first workers, so nothing is missed, while prom-client itself (own.ts, scrape.ts: ~12 MB of RSS and tens of ms
  * to load) waits for the first scrape: a master whose admin port only answers probes never loads
  * it (issue 16, "load only what the given options need").
  */

@@ -334,6 +334,19 @@ describe('metrics and configuration', () => {
     expect(s.stderr).toMatch(new RegExp(`--admin 127\\.0\\.0\\.1:${admin.port}: address already in use`));
   });
 
+  test('an admin option that contradicts the others (--min-ready above --workers) is refused before the app runs at all', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockrun-admin-'));
+    const mark = path.join(dir, 'ran');
+    const app = path.join(dir, 'app.js');
+    fs.writeFileSync(app, `require('fs').writeFileSync(${JSON.stringify(mark)}, 'ran');\nrequire('http').createServer((q, r) => r.end('ok')).listen(3000);\n`);
+    const s = new Sockrun(['-w', '2', '-l', `127.0.0.1:${await freePort()}`, '--admin', `127.0.0.1:${await freePort()}`, '--min-ready', '3', app]);
+    expect((await s.exited).code).toBe(ExitCode.USAGE);
+    expect(s.stderr).toMatch(/--min-ready 3: must be between 1 and the number of workers \(2\)/);
+    // A worker spawned and then drained would have run the app's first line: the drain order is
+    // read only after the app's module has loaded.
+    expect(fs.existsSync(mark)).toBe(false);
+  });
+
   test('a busy admin port found after the first workers were spawned (they boot while the master loads): they are gone before the master exits, the app port with them', async () => {
     const { admin } = await startAdmin([]);
     const port = await freePort();

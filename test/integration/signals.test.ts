@@ -83,3 +83,19 @@ const canUnsharePid = spawnSync('unshare', ['--pid', '--fork', 'true']).status =
     await exited;
   }
 });
+
+test('a SIGTERM that reaches the master and its booting workers together (systemd\'s KillMode=control-group), while the master still starts: a clean drain, exit 0, not a boot failure', async () => {
+  // A validator that takes 3 s to load keeps the master starting (its admin port loads after
+  // the first spawn) while the workers, spawned first, already listen.
+  const validator = path.join(dir, 'slow-validator.js');
+  fs.writeFileSync(validator, 'const end = Date.now() + 3000; while (Date.now() < end);\nmodule.exports = async () => true;\n');
+  const s = new Sockrun(['-w', '2', '-l', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--validator', validator, path.join(FIXTURES, 'hello.js')]);
+  await eventually(() => (s.stdout.match(/app listening/g) ?? []).length === 2, 10_000, 'both workers listening');
+  const workers = childPids(s.pid);
+  expect(workers).toHaveLength(2);
+  expect(s.lines.some((l) => l.msg === 'ready')).toBe(false);
+  for (const pid of [s.pid, ...workers]) killQuietly(pid, 'SIGTERM');
+  const { code } = await s.exited;
+  expect(s.lines.filter((l) => l.msg === 'worker exited').map((l) => l.reason)).toEqual(['shutdown', 'shutdown']);
+  expect(code).toBe(0);
+});
