@@ -32,8 +32,9 @@ export async function runMaster(config: Configuration): Promise<number> {
 /**
  * Everything `runMaster` does up to start(), for callers that need the Master itself (the
  * cluster2 facade, `new Cluster().listen()`): `observe` runs before start(), which announces
- * the first workers ('spawn') and lets their events through, so no event is missed. `finished` resolves with the exit code once the master stopped and the
- * control socket and pid file were cleaned up.
+ * the first workers ('spawn') and lets their events through, so no event is missed.
+ * `finished` resolves with the exit code once the master stopped and the control socket and
+ * pid file were cleaned up.
  */
 export async function startMaster(
   config: Configuration,
