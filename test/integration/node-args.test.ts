@@ -60,8 +60,10 @@ function bindable(port: number): Promise<boolean> {
  */
 async function inspectorPorts(n: number): Promise<{ base: number; app: number }> {
   for (;;) {
-    const base = await freePort();
-    if (base + n + 1 > 65535) continue;
+    // Below Linux's ephemeral range (32768–60999): the ports a reload binds seconds later must not
+    // be taken meanwhile as the source port of some parallel test's outgoing connection (CI saw
+    // a new worker's inspector find its port in use, once, on Node 26).
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
     const free = await Promise.all(Array.from({ length: n + 2 }, (_, i) => bindable(base + i)));
     if (free.every(Boolean)) return { base, app: base + n + 1 };
   }

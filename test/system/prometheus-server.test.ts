@@ -46,7 +46,9 @@ describeWithTools('a real Prometheus scraping sockrun', ['prometheus'], () => {
     } finally {
       expect((await load.stop()).failed).toBe(0);
     }
-    expect(await prom.value('app_requests_total{path="/"}')).toBeGreaterThan(200);
+    // The app's counter arrives with the workers' pushes (at most one --metrics-interval old), then
+    // the next scrape: up to ~2 s after sockrun's own counters, which come with the pings.
+    await prom.waitFor('app_requests_total{path="/"}', (v) => v !== undefined && v > 200);
   });
 
   test('a worker killed with SIGKILL shows as an exit by signal, and is replaced', async () => {
